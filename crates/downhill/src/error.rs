@@ -1,0 +1,51 @@
+//! The crate's error type: everything that comes from outside (files,
+//! configs, checkpoints) returns it; programmer mistakes panic instead.
+
+use std::path::PathBuf;
+
+/// An error from input downhill does not control.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's contents are not what was expected.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 if not applicable).
+        line: usize,
+        /// 1-based column (0 if not applicable).
+        column: usize,
+        /// What is wrong there.
+        message: String,
+    },
+    /// A value given by the user (flag, config key, hyperparameter) is invalid.
+    #[error("{name}: {message}")]
+    InvalidArgument {
+        /// The flag, key or parameter.
+        name: String,
+        /// Why it is invalid.
+        message: String,
+    },
+    /// Shapes in external data do not match what the model expects.
+    #[error("{context}: expected shape {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// Where (a file, a tensor name).
+        context: String,
+        /// The shape the model needs.
+        expected: Vec<usize>,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+}
+
+/// `Result` with downhill's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
