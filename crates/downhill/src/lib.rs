@@ -28,6 +28,7 @@
 
 pub mod autograd;
 mod error;
+pub mod nn;
 pub mod ops;
 pub mod schedule;
 pub mod tensor;

@@ -1,0 +1,179 @@
+//! Models: the [`Module`] trait, [`Sequential`], and the layers.
+//!
+//! A model is a tree of modules; its parameters are trainable leaf tensors
+//! named by their path in the tree (`layers.0.weight`), exactly as PyTorch's
+//! `state_dict` names them, so checkpoints go both ways.
+
+mod sequential;
+
+pub use sequential::Sequential;
+
+use crate::Tensor;
+
+/// A layer or a model: a function of its input with named parameters.
+///
+/// Implementors provide [`Module::forward`] and [`Module::visit`]; names,
+/// counts, freezing and train/eval mode all derive from those two.
+///
+/// ```
+/// use downhill::nn::{Module, Visitor};
+/// use downhill::Tensor;
+///
+/// /// y = a·x
+/// struct Scale { a: Tensor }
+/// impl Module for Scale {
+///     fn forward(&self, x: &Tensor) -> Tensor { x * &self.a }
+///     fn visit(&self, v: &mut dyn Visitor) { v.param("a", &self.a); }
+/// }
+///
+/// let m = Scale { a: Tensor::scalar(2.0f32).requires_grad_(true) };
+/// assert_eq!(m.forward(&Tensor::scalar(3.0f32)).item(), 6.0);
+/// assert_eq!(m.named_parameters()[0].0, "a");
+/// assert_eq!(m.num_parameters(), 1);
+/// ```
+pub trait Module: Send + Sync {
+    /// Computes the output for input `x`.
+    fn forward(&self, x: &Tensor) -> Tensor;
+
+    /// Shows every parameter, buffer and child module to `v`, in a stable
+    /// order (declaration order, like PyTorch's registration order).
+    fn visit(&self, v: &mut dyn Visitor);
+
+    /// Switches training mode on or off (dropout and batch norm behave
+    /// differently). Layers with a mode override this; containers forward it.
+    fn set_training(&mut self, _training: bool) {}
+
+    /// Training mode (the default mode of a new module).
+    fn train(&mut self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode.
+    fn eval(&mut self) {
+        self.set_training(false);
+    }
+
+    /// `(dotted name, tensor)` of every parameter, trainable or frozen.
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut c = Collect::default();
+        self.visit(&mut c);
+        c.params
+    }
+
+    /// Every parameter, trainable or frozen, in visiting order.
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// The parameters an optimizer should update (not frozen).
+    fn trainable_parameters(&self) -> Vec<Tensor> {
+        self.parameters()
+            .into_iter()
+            .filter(|t| t.requires_grad())
+            .collect()
+    }
+
+    /// `(dotted name, tensor)` of every buffer (state that is saved but not
+    /// trained, like batch norm's running statistics).
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        let mut c = Collect::default();
+        self.visit(&mut c);
+        c.buffers
+    }
+
+    /// Parameters and buffers together, by name: what a checkpoint holds
+    /// (PyTorch's `state_dict`).
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        let mut c = Collect::default();
+        self.visit(&mut c);
+        c.params.extend(c.buffers);
+        c.params
+    }
+
+    /// Number of parameter elements (trainable or frozen).
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|t| t.numel()).sum()
+    }
+
+    /// Freezes (or unfreezes) every parameter whose dotted name starts with
+    /// `prefix` (`""` for all): frozen parameters get no gradients.
+    /// Returns how many parameters changed state.
+    fn freeze(&self, prefix: &str, frozen: bool) -> usize {
+        self.named_parameters()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(_, t)| t.set_requires_grad(!frozen))
+            .count()
+    }
+}
+
+/// Receives what a module holds, with names relative to it. Containers call
+/// [`Visitor::child`] for each sub-module; the visitor keeps track of the path.
+pub trait Visitor {
+    /// A parameter named `name`.
+    fn param(&mut self, name: &str, t: &Tensor);
+    /// A buffer named `name`.
+    fn buffer(&mut self, _name: &str, _t: &Tensor) {}
+    /// Enters child module `name` (e.g. `"0"` in a Sequential, `"fc1"` in a model).
+    fn enter(&mut self, name: &str);
+    /// Leaves the child module entered last.
+    fn leave(&mut self);
+}
+
+impl dyn Visitor + '_ {
+    /// Visits `module` as the child `name`.
+    pub fn child(&mut self, name: &str, module: &dyn Module) {
+        self.enter(name);
+        module.visit(self);
+        self.leave();
+    }
+}
+
+/// A visitor that collects dotted names.
+#[derive(Default)]
+struct Collect {
+    path: Vec<String>,
+    params: Vec<(String, Tensor)>,
+    buffers: Vec<(String, Tensor)>,
+}
+
+impl Collect {
+    fn full(&self, name: &str) -> String {
+        let mut s = self.path.join(".");
+        if !s.is_empty() {
+            s.push('.');
+        }
+        s.push_str(name);
+        s
+    }
+}
+
+impl Visitor for Collect {
+    fn param(&mut self, name: &str, t: &Tensor) {
+        self.params.push((self.full(name), t.clone()));
+    }
+    fn buffer(&mut self, name: &str, t: &Tensor) {
+        self.buffers.push((self.full(name), t.clone()));
+    }
+    fn enter(&mut self, name: &str) {
+        self.path.push(name.to_string());
+    }
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+}
+
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        (**self).forward(x)
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        (**self).visit(v)
+    }
+    fn set_training(&mut self, training: bool) {
+        (**self).set_training(training)
+    }
+}
