@@ -38,3 +38,8 @@ pub use autograd::{
 };
 pub use error::{Error, Result};
 pub use tensor::{DType, Element, Generator, Tensor};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

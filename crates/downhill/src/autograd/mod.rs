@@ -49,9 +49,8 @@ impl GradSink<'_> {
     /// Adds `g` to the gradient of input `i` (summing when an input is used twice).
     pub(crate) fn add(&mut self, i: usize, g: Tensor) {
         if let Some(slot) = self.target(i) {
-            assert_eq!(
-                g.shape(),
-                self.inputs[i].shape(),
+            assert!(
+                crate::tensor::shape::same(g.shape(), self.inputs[i].shape()),
                 "{} backward: gradient shape {:?} does not match input {i} shape {:?} (a bug in downhill)",
                 self.op,
                 g.shape(),
@@ -67,7 +66,9 @@ fn accumulate(slot: &mut Option<Tensor>, g: Tensor) {
     match slot {
         None => *slot = Some(g),
         Some(acc) => {
-            if std::sync::Arc::strong_count(&acc.0) == 1 && acc.shape() == g.shape() {
+            if std::sync::Arc::strong_count(&acc.0) == 1
+                && crate::tensor::shape::same(acc.shape(), g.shape())
+            {
                 crate::ops::binary::add_assign(acc, &g);
             } else {
                 *slot = Some(&*acc + &g);
@@ -209,15 +210,68 @@ impl Drop for NoGradGuard {
     }
 }
 
+/// Tensor id → position, a linear scan for the small graphs of scalar code
+/// (no hashing, no allocation past the first few pushes), a hash map beyond.
+enum IdMap {
+    Small(Vec<(usize, usize)>),
+    Large(PtrMap<usize>),
+}
+
+impl IdMap {
+    const SMALL: usize = 32;
+
+    fn get(&self, id: usize) -> Option<usize> {
+        match self {
+            IdMap::Small(v) => v.iter().find(|(k, _)| *k == id).map(|&(_, p)| p),
+            IdMap::Large(m) => m.get(&id).copied(),
+        }
+    }
+
+    /// Inserts if absent; returns true if it was absent.
+    fn insert_new(&mut self, id: usize, pos: usize) -> bool {
+        if self.get(id).is_some() {
+            return false;
+        }
+        match self {
+            IdMap::Small(v) if v.len() < Self::SMALL => v.push((id, pos)),
+            IdMap::Small(v) => {
+                let mut m: PtrMap<usize> = v.drain(..).collect();
+                m.insert(id, pos);
+                *self = IdMap::Large(m);
+            }
+            IdMap::Large(m) => {
+                m.insert(id, pos);
+            }
+        }
+        true
+    }
+
+    fn set(&mut self, id: usize, pos: usize) {
+        match self {
+            IdMap::Small(v) => {
+                if let Some(e) = v.iter_mut().find(|(k, _)| *k == id) {
+                    e.1 = pos;
+                }
+            }
+            IdMap::Large(m) => {
+                m.insert(id, pos);
+            }
+        }
+    }
+}
+
 /// Orders the recorded graph below `root` so that every tensor comes after
-/// all the tensors computed from it (root first). Iterative: deep graphs are fine.
-fn topo_order(root: &Tensor) -> Vec<(Tensor, Option<Node>)> {
-    // Post-order DFS, then reverse. Each graph node is visited once.
-    let mut seen: PtrMap<()> = PtrMap::default();
+/// all the tensors computed from it (root first), taking each node out of its
+/// tensor. Returns the order and a map from tensor id to its position.
+/// Iterative: deep graphs are fine.
+fn topo_order(root: &Tensor) -> (Vec<(Tensor, Option<Node>)>, IdMap) {
+    // Post-order DFS, then reverse. Each graph node is visited once; `seen`
+    // maps ids to post-order positions (set when the node is finished).
+    let mut seen = IdMap::Small(Vec::new());
     let mut post: Vec<(Tensor, Option<Node>)> = Vec::new();
     // (tensor, its node once taken, index of next input to visit)
     let mut stack: Vec<(Tensor, Option<Node>, usize)> = Vec::new();
-    seen.insert(root.id(), ());
+    seen.insert_new(root.id(), usize::MAX);
     let node = take_node(root);
     stack.push((root.clone(), node, 0));
     while let Some((_, node, next)) = stack.last_mut() {
@@ -227,19 +281,20 @@ fn topo_order(root: &Tensor) -> Vec<(Tensor, Option<Node>)> {
         *next += 1;
         match child {
             Some(c) => {
-                if c.requires_grad() && seen.insert(c.id(), ()).is_none() {
+                if c.requires_grad() && seen.insert_new(c.id(), usize::MAX) {
                     let n = take_node(&c);
                     stack.push((c, n, 0));
                 }
             }
             None => {
                 let (t, n, _) = stack.pop().expect("stack is non-empty");
+                seen.set(t.id(), post.len());
                 post.push((t, n));
             }
         }
     }
     post.reverse();
-    post
+    (post, seen)
 }
 
 /// Takes the recorded node of a result tensor, releasing the graph as backward goes.
@@ -283,9 +338,8 @@ impl Tensor {
     /// **Panics** if `grad`'s shape differs from this tensor's.
     #[track_caller]
     pub fn backward_with(&self, grad: &Tensor) -> Gradients {
-        assert_eq!(
-            grad.shape(),
-            self.shape(),
+        assert!(
+            crate::tensor::shape::same(grad.shape(), self.shape()),
             "backward_with: gradient shape {:?} does not match output shape {:?}",
             grad.shape(),
             self.shape()
@@ -295,12 +349,8 @@ impl Tensor {
             return out;
         }
         let _no_grad = NoGradGuard::new();
-        let mut order = topo_order(self);
-        let index: PtrMap<usize> = order
-            .iter()
-            .enumerate()
-            .map(|(i, (t, _))| (t.id(), i))
-            .collect();
+        let (mut order, post_index) = topo_order(self);
+        let n = order.len();
         let mut slots: Vec<Option<Tensor>> = vec![None; order.len()];
         slots[0] = Some(grad.clone());
         for i in 0..order.len() {
@@ -315,7 +365,7 @@ impl Tensor {
                     let inputs = node.inputs.as_slice();
                     let lookup = |x: &Tensor| {
                         if x.requires_grad() {
-                            index.get(&x.id()).copied()
+                            post_index.get(x.id()).map(|p| n - 1 - p)
                         } else {
                             None
                         }

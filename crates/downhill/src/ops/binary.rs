@@ -19,7 +19,7 @@ pub(crate) fn broadcast_zip<T: Element>(
     out_shape: &[usize],
     f: impl Fn(T, T) -> T + Sync + Send,
 ) -> Vec<T> {
-    if sa == sb {
+    if crate::tensor::shape::same(sa, sb) {
         return zip_map(a, b, f);
     }
     if b.len() == 1 && a.len() == crate::tensor::shape::numel(out_shape) {
@@ -75,7 +75,7 @@ pub(crate) fn broadcast_zip<T: Element>(
 
 /// Sums `grad` (of a broadcast result's shape) down to `shape`: the adjoint of broadcasting.
 pub(crate) fn sum_to_shape(grad: &Tensor, shape: &[usize]) -> Tensor {
-    if grad.shape() == shape {
+    if crate::tensor::shape::same(grad.shape(), shape) {
         return grad.clone();
     }
     let gs = grad.shape().to_vec();
@@ -212,7 +212,7 @@ fn grad_term(
 ) -> Tensor {
     let shape = grad.shape().to_vec();
     let ab = |t: &Tensor| -> Tensor {
-        if t.shape() == shape.as_slice() {
+        if crate::tensor::shape::same(t.shape(), &shape) {
             t.clone()
         } else {
             t.broadcast_to(&shape)

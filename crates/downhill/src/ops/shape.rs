@@ -152,7 +152,7 @@ impl Tensor {
             self.numel(),
             numel(shape)
         );
-        if shape == self.shape() {
+        if crate::tensor::shape::same(shape, self.shape()) {
             return self.clone();
         }
         let s = self.read_storage().clone();
@@ -290,7 +290,7 @@ impl Tensor {
             "broadcast_to: shape {:?} does not broadcast to {shape:?}",
             self.shape()
         );
-        if self.shape() == shape {
+        if crate::tensor::shape::same(self.shape(), shape) {
             return self.clone();
         }
         let src = broadcast_strides(self.shape(), shape);

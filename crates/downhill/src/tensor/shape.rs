@@ -5,6 +5,13 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Shape equality, inlined: a length check and a short loop (slice `==`
+/// calls `memcmp`, which dominated the per-op cost of small graphs).
+#[inline(always)]
+pub(crate) fn same(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Row-major (C-order) strides of a shape, in elements.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -20,7 +27,7 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 /// **Panics** naming `op` and both shapes if they are incompatible.
 #[track_caller]
 pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
-    if a == b {
+    if same(a, b) {
         return a.to_vec();
     }
     let n = a.len().max(b.len());
