@@ -45,6 +45,12 @@ pub enum Error {
         /// The shape found.
         found: Vec<usize>,
     },
+    /// A loss, gradient or norm became NaN or infinite.
+    #[error("non-finite value: {context}")]
+    NonFinite {
+        /// Where and what.
+        context: String,
+    },
 }
 
 /// `Result` with downhill's [`Error`].

@@ -30,6 +30,7 @@ pub mod autograd;
 mod error;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod schedule;
 pub mod tensor;
 
