@@ -28,27 +28,26 @@ fn check_adam(lr: f64, betas: (f64, f64), eps: f64, wd: f64) -> Result<()> {
 }
 
 /// The shared Adam/AdamW step (Kingma & Ba, 2015; Loshchilov & Hutter, 2019).
-/// c = [lr, β1, β2, eps, wd, step_size, √bc2, decoupled]
+/// c = [1 − αλ (decoupled decay), 1 − β1, β2, 1 − β2, ε, −step_size, √bc2, λ (L2)]
 #[inline(always)]
-fn adam_update<T: Element>(c: &[f64; 8], amsgrad: bool, p: &mut T, g: T, s: &mut [T]) {
+fn adam_update<T: Element>(c: &[T; 8], amsgrad: bool, p: &mut T, g: T, s: &mut [T]) {
     let mut g = g;
-    if c[4] != 0.0 {
-        if c[7] != 0.0 {
-            *p *= T::from_f64(1.0 - c[0] * c[4]);
-        } else {
-            g += *p * T::from_f64(c[4]);
-        }
+    if c[7] != T::ZERO {
+        g += *p * c[7];
     }
-    s[0] = lerp(s[0], g, T::from_f64(1.0 - c[1]));
-    s[1] = s[1] * T::from_f64(c[2]) + T::from_f64(1.0 - c[2]) * g * g;
+    if c[0] != T::ONE {
+        *p *= c[0];
+    }
+    s[0] = lerp(s[0], g, c[1]);
+    s[1] = s[1] * c[2] + c[3] * g * g;
     let v = if amsgrad {
         s[2] = s[2].max_nan(s[1]);
         s[2]
     } else {
         s[1]
     };
-    let denom = v.sqrt() / T::from_f64(c[6]) + T::from_f64(c[3]);
-    *p += T::from_f64(-c[5]) * (s[0] / denom);
+    let denom = v.sqrt() / c[6] + c[4];
+    *p += c[5] * (s[0] / denom);
 }
 
 fn adam_coefficients(
@@ -62,15 +61,20 @@ fn adam_coefficients(
     let step = step as f64;
     let bc1 = 1.0 - betas.0.powf(step);
     let bc2 = 1.0 - betas.1.powf(step);
+    let (decay, l2) = if decoupled {
+        (1.0 - lr * wd, 0.0)
+    } else {
+        (1.0, wd)
+    };
     [
-        lr,
-        betas.0,
+        decay,
+        1.0 - betas.0,
         betas.1,
+        1.0 - betas.1,
         eps,
-        wd,
-        lr / bc1,
+        -(lr / bc1),
         bc2.sqrt(),
-        if decoupled { 1.0 } else { 0.0 },
+        l2,
     ]
 }
 
@@ -153,7 +157,7 @@ macro_rules! adam_like {
                     step,
                 )
             }
-            fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+            fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
                 adam_update(c, self.amsgrad, p, g, s)
             }
         }
@@ -261,14 +265,14 @@ impl Rule for Adamax {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[4] != 0.0 {
-            g += *p * T::from_f64(c[4]);
+        if c[4] != T::ZERO {
+            g += *p * c[4];
         }
-        s[0] = lerp(s[0], g, T::from_f64(1.0 - c[1]));
-        s[1] = (s[1] * T::from_f64(c[2])).max_nan(g.abs() + T::from_f64(c[3]));
-        *p += T::from_f64(-c[0]) * (s[0] / s[1]);
+        s[0] = lerp(s[0], g, T::ONE - c[1]);
+        s[1] = (s[1] * c[2]).max_nan(g.abs() + c[3]);
+        *p += (-c[0]) * (s[0] / s[1]);
     }
 }
 
@@ -368,22 +372,31 @@ impl Rule for NAdam {
         let mu_product_next = mu_product * mu_next;
         let c1 = -self.lr * (1.0 - mu) / (1.0 - mu_product);
         let c2 = (-self.lr * mu_next) / (1.0 - mu_product_next);
-        [c1, c2, bc2, b1, b2, self.eps, self.weight_decay, 0.0]
+        [
+            c1,
+            c2,
+            bc2,
+            b1,
+            b2,
+            self.eps,
+            self.weight_decay,
+            1.0 - self.lr * self.weight_decay,
+        ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
         if self.weight_decay != 0.0 {
             if self.decoupled_weight_decay {
-                *p *= T::from_f64(1.0 - self.lr * self.weight_decay);
+                *p *= c[7];
             } else {
-                g += *p * T::from_f64(c[6]);
+                g += *p * c[6];
             }
         }
-        s[0] = lerp(s[0], g, T::from_f64(1.0 - c[3]));
-        s[1] = s[1] * T::from_f64(c[4]) + T::from_f64(1.0 - c[4]) * g * g;
-        let denom = (s[1] / T::from_f64(c[2])).sqrt() + T::from_f64(c[5]);
-        *p += T::from_f64(c[0]) * (g / denom);
-        *p += T::from_f64(c[1]) * (s[0] / denom);
+        s[0] = lerp(s[0], g, T::ONE - c[3]);
+        s[1] = s[1] * c[4] + (T::ONE - c[4]) * g * g;
+        let denom = (s[1] / c[2]).sqrt() + c[5];
+        *p += c[0] * (g / denom);
+        *p += c[1] * (s[0] / denom);
     }
 }
 
@@ -472,25 +485,34 @@ impl Rule for RAdam {
         } else {
             -1.0
         };
-        [bc1, bc2.sqrt(), rect, b1, b2, self.eps, self.lr, 0.0]
+        [
+            bc1,
+            bc2.sqrt(),
+            rect,
+            b1,
+            b2,
+            self.eps,
+            self.lr,
+            1.0 - self.lr * self.weight_decay,
+        ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
         if self.weight_decay != 0.0 {
             if self.decoupled_weight_decay {
-                *p *= T::from_f64(1.0 - self.lr * self.weight_decay);
+                *p *= c[7];
             } else {
                 g += *p * T::from_f64(self.weight_decay);
             }
         }
-        s[0] = lerp(s[0], g, T::from_f64(1.0 - c[3]));
-        s[1] = s[1] * T::from_f64(c[4]) + T::from_f64(1.0 - c[4]) * g * g;
-        let m_hat = s[0] / T::from_f64(c[0]);
-        if c[2] > 0.0 {
-            let adaptive = T::from_f64(c[1]) / (s[1].sqrt() + T::from_f64(c[5]));
-            *p -= m_hat * T::from_f64(c[6]) * adaptive * T::from_f64(c[2]);
+        s[0] = lerp(s[0], g, T::ONE - c[3]);
+        s[1] = s[1] * c[4] + (T::ONE - c[4]) * g * g;
+        let m_hat = s[0] / c[0];
+        if c[2] > T::ZERO {
+            let adaptive = c[1] / (s[1].sqrt() + c[5]);
+            *p -= m_hat * c[6] * adaptive * c[2];
         } else {
-            *p -= m_hat * T::from_f64(c[6]);
+            *p -= m_hat * c[6];
         }
     }
 }

@@ -117,23 +117,23 @@ impl Rule for RMSprop {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[3] != 0.0 {
-            g += *p * T::from_f64(c[3]);
+        if c[3] != T::ZERO {
+            g += *p * c[3];
         }
-        s[0] = s[0] * T::from_f64(c[1]) + T::from_f64(1.0 - c[1]) * g * g;
+        s[0] = s[0] * c[1] + (T::ONE - c[1]) * g * g;
         let avg = if self.centered {
-            s[2] = lerp(s[2], g, T::from_f64(1.0 - c[1]));
+            s[2] = lerp(s[2], g, T::ONE - c[1]);
             (s[0] + -s[2] * s[2]).sqrt()
         } else {
             s[0].sqrt()
-        } + T::from_f64(c[2]);
-        if c[4] > 0.0 {
-            s[1] = s[1] * T::from_f64(c[4]) + g / avg;
-            *p += T::from_f64(-c[0]) * s[1];
+        } + c[2];
+        if c[4] > T::ZERO {
+            s[1] = s[1] * c[4] + g / avg;
+            *p += (-c[0]) * s[1];
         } else {
-            *p += T::from_f64(-c[0]) * (g / avg);
+            *p += (-c[0]) * (g / avg);
         }
     }
 }
@@ -221,14 +221,14 @@ impl Rule for Adagrad {
         let clr = self.lr / (1.0 + (step as f64 - 1.0) * self.lr_decay);
         [clr, self.eps, self.weight_decay, 0.0, 0.0, 0.0, 0.0, 0.0]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[2] != 0.0 {
-            g += *p * T::from_f64(c[2]);
+        if c[2] != T::ZERO {
+            g += *p * c[2];
         }
         s[0] += g * g;
-        let std = s[0].sqrt() + T::from_f64(c[1]);
-        *p += T::from_f64(-c[0]) * (g / std);
+        let std = s[0].sqrt() + c[1];
+        *p += (-c[0]) * (g / std);
     }
 }
 
@@ -309,16 +309,16 @@ impl Rule for Adadelta {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[3] != 0.0 {
-            g += *p * T::from_f64(c[3]);
+        if c[3] != T::ZERO {
+            g += *p * c[3];
         }
-        let (rho, eps) = (T::from_f64(c[1]), T::from_f64(c[2]));
+        let (rho, eps) = (c[1], c[2]);
         s[0] = s[0] * rho + (T::ONE - rho) * g * g;
         let std = (s[0] + eps).sqrt();
         let delta = (s[1] + eps).sqrt() / std * g;
         s[1] = s[1] * rho + (T::ONE - rho) * delta * delta;
-        *p += T::from_f64(-c[0]) * delta;
+        *p += (-c[0]) * delta;
     }
 }

@@ -92,17 +92,26 @@ impl Rule for Asgd {
         let t = step as f64;
         s[0] = self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha);
         s[1] = 1.0 / f64::max(1.0, t - self.t0);
-        [eta, mu, self.lambd, self.weight_decay, 0.0, 0.0, 0.0, 0.0]
+        [
+            eta,
+            mu,
+            self.lambd,
+            self.weight_decay,
+            1.0 - self.lambd * eta,
+            0.0,
+            0.0,
+            0.0,
+        ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[3] != 0.0 {
-            g += *p * T::from_f64(c[3]);
+        if c[3] != T::ZERO {
+            g += *p * c[3];
         }
-        *p *= T::from_f64(1.0 - c[2] * c[0]);
-        *p += T::from_f64(-c[0]) * g;
-        s[0] = if c[1] != 1.0 {
-            s[0] + (*p - s[0]) * T::from_f64(c[1])
+        *p *= c[4];
+        *p += (-c[0]) * g;
+        s[0] = if c[1] != T::ONE {
+            s[0] + (*p - s[0]) * c[1]
         } else {
             *p
         };

@@ -77,8 +77,9 @@ pub trait Rule: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// is incremented to `step`; may update the parameter's scalar state.
     fn coefficients(&self, step: u64, scalars: &mut [f64]) -> [f64; 8];
     /// Updates one element: `p` the parameter, `g` its gradient (already
-    /// negated when maximizing), `s` its state buffers.
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]);
+    /// negated when maximizing), `s` its state buffers, `c` the per-step
+    /// constants converted to the parameter's type.
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]);
 }
 
 /// Per-parameter state: step count, scalars, and the interleaved per-element
@@ -142,8 +143,16 @@ impl<R: Rule> Elementwise<R> {
     }
 }
 
-fn apply<R: Rule, T: Element>(rule: &R, c: &[f64; 8], p: &mut [T], g: &[T], s: &mut [T], b: usize) {
+fn apply<R: Rule, T: Element>(
+    rule: &R,
+    c64: &[f64; 8],
+    p: &mut [T],
+    g: &[T],
+    s: &mut [T],
+    b: usize,
+) {
     let neg = rule.maximize();
+    let c: &[T; 8] = &c64.map(T::from_f64);
     let one = |p: &mut [T], g: &[T], s: &mut [T]| {
         if b == 0 {
             for (p, &g) in p.iter_mut().zip(g) {

@@ -68,8 +68,8 @@ impl Rule for GradientDescent {
         [self.lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     }
     // θ ← θ − α·g
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, _s: &mut [T]) {
-        *p += T::from_f64(-c[0]) * g;
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, _s: &mut [T]) {
+        *p += (-c[0]) * g;
     }
 }
 
@@ -192,23 +192,23 @@ impl Rule for Sgd {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
         let mut g = g;
-        if c[3] != 0.0 {
-            g += *p * T::from_f64(c[3]);
+        if c[3] != T::ZERO {
+            g += *p * c[3];
         }
-        if c[1] != 0.0 {
-            s[0] = if c[4] != 0.0 {
+        if c[1] != T::ZERO {
+            s[0] = if c[4] != T::ZERO {
                 g
             } else {
-                s[0] * T::from_f64(c[1]) + g * T::from_f64(c[2])
+                s[0] * c[1] + g * c[2]
             };
-            g = if c[5] != 0.0 {
-                g + s[0] * T::from_f64(c[1])
+            g = if c[5] != T::ZERO {
+                g + s[0] * c[1]
             } else {
                 s[0]
             };
         }
-        *p += g * T::from_f64(-c[0]);
+        *p += g * (-c[0]);
     }
 }

@@ -104,8 +104,8 @@ impl Rule for Rprop {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
-        let (eminus, eplus) = (T::from_f64(c[0]), T::from_f64(c[1]));
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
+        let (eminus, eplus) = (c[0], c[1]);
         let prod = g * s[0];
         let factor = if prod > T::ZERO {
             eplus
@@ -115,9 +115,7 @@ impl Rule for Rprop {
             T::ONE
         };
         let stepped = s[1] * factor;
-        s[1] = stepped
-            .max_nan(T::from_f64(c[2]))
-            .min_nan(T::from_f64(c[3]));
+        s[1] = stepped.max_nan(c[2]).min_nan(c[3]);
         let g = if factor == eminus { T::ZERO } else { g };
         *p += -sign(g) * s[1];
         s[0] = g;
@@ -208,11 +206,11 @@ impl Rule for Lion {
             0.0,
         ]
     }
-    fn update<T: Element>(&self, c: &[f64; 8], p: &mut T, g: T, s: &mut [T]) {
-        let (b1, b2) = (T::from_f64(c[1]), T::from_f64(c[2]));
+    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
+        let (b1, b2) = (c[1], c[2]);
         let u = sign((T::ONE - b1) * g + b1 * s[0]);
         s[0] = (T::ONE - b2) * g + b2 * s[0];
-        let u = u + T::from_f64(c[3]) * *p;
-        *p += T::from_f64(-c[0]) * u;
+        let u = u + c[3] * *p;
+        *p += (-c[0]) * u;
     }
 }
