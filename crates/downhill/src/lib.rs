@@ -28,6 +28,7 @@
 
 pub mod autograd;
 mod error;
+pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
