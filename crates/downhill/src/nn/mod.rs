@@ -4,8 +4,26 @@
 //! named by their path in the tree (`layers.0.weight`), exactly as PyTorch's
 //! `state_dict` names them, so checkpoints go both ways.
 
+mod activation;
+mod conv;
+mod dropout;
+mod embedding;
+pub mod init;
+mod linear;
+mod norm;
+mod pool;
 mod sequential;
 
+pub use activation::{
+    Flatten, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU,
+    ReLU6, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU, SELU,
+};
+pub use conv::{Conv1d, Conv2d};
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use linear::Linear;
+pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 
 use crate::Tensor;

@@ -1,0 +1,378 @@
+//! 2-D pooling: max (gradient to the arg-max), average (PyTorch's divisor
+//! rules) and adaptive average. Parallel over image planes.
+
+use rayon::prelude::*;
+
+use crate::autograd::{Backward, GradSink};
+use crate::tensor::storage::{dispatch, HasStorage};
+use crate::tensor::{Element, Tensor};
+
+/// Window settings of max/average pooling (stride defaults to the kernel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dConfig {
+    /// (height, width) of the window.
+    pub kernel: (usize, usize),
+    /// Step; PyTorch's default is the kernel size.
+    pub stride: (usize, usize),
+    /// Implicit padding (−∞ for max, zeros for average).
+    pub padding: (usize, usize),
+    /// Spacing of window taps (max pooling only).
+    pub dilation: (usize, usize),
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
+}
+
+impl Pool2dConfig {
+    /// A k×k window with stride k.
+    pub fn new(kernel: usize) -> Self {
+        Pool2dConfig {
+            kernel: (kernel, kernel),
+            stride: (kernel, kernel),
+            padding: (0, 0),
+            dilation: (1, 1),
+            ceil_mode: false,
+        }
+    }
+}
+
+/// PyTorch's `pooling_output_shape`.
+fn pool_out(n: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
+    let num = n as isize + 2 * p as isize - (d * (k - 1)) as isize - 1
+        + if ceil { s as isize - 1 } else { 0 };
+    let mut out = num.div_euclid(s as isize) + 1;
+    if ceil && (out - 1) * s as isize >= (n + p) as isize {
+        out -= 1;
+    }
+    out.max(0) as usize
+}
+
+enum Kind {
+    Max {
+        idx: Vec<usize>,
+    },
+    Avg {
+        cfg: Pool2dConfig,
+        count_include_pad: bool,
+        divisor_override: Option<usize>,
+    },
+    Adaptive,
+}
+
+struct Pool {
+    kind: Kind,
+    hw: (usize, usize),
+    out: (usize, usize),
+}
+
+/// (start, end) rows of the average window, and its divisor.
+fn avg_window(o: usize, k: usize, s: usize, p: usize, n: usize) -> (usize, usize, usize) {
+    let start = o as isize * s as isize - p as isize;
+    let end = (start + k as isize).min((n + p) as isize);
+    let size = (end - start) as usize;
+    (start.max(0) as usize, end.min(n as isize) as usize, size)
+}
+
+fn adaptive_window(o: usize, out: usize, n: usize) -> (usize, usize) {
+    ((o * n) / out, ((o + 1) * n).div_ceil(out))
+}
+
+impl Pool {
+    /// For each output position of a plane: its input positions and weights.
+    fn windows(&self, oy: usize, ox: usize) -> (Vec<usize>, f64) {
+        let (h, w) = self.hw;
+        match &self.kind {
+            Kind::Avg {
+                cfg,
+                count_include_pad,
+                divisor_override,
+            } => {
+                let (y0, y1, sy) = avg_window(oy, cfg.kernel.0, cfg.stride.0, cfg.padding.0, h);
+                let (x0, x1, sx) = avg_window(ox, cfg.kernel.1, cfg.stride.1, cfg.padding.1, w);
+                let valid = (y1.saturating_sub(y0)) * (x1.saturating_sub(x0));
+                let div =
+                    divisor_override.unwrap_or(if *count_include_pad { sy * sx } else { valid });
+                let pos = (y0..y1)
+                    .flat_map(|y| (x0..x1).map(move |x| y * w + x))
+                    .collect();
+                (pos, 1.0 / div as f64)
+            }
+            Kind::Adaptive => {
+                let (y0, y1) = adaptive_window(oy, self.out.0, h);
+                let (x0, x1) = adaptive_window(ox, self.out.1, w);
+                let pos: Vec<usize> = (y0..y1)
+                    .flat_map(|y| (x0..x1).map(move |x| y * w + x))
+                    .collect();
+                let n = pos.len() as f64;
+                (pos, 1.0 / n)
+            }
+            Kind::Max { .. } => unreachable!("max pooling routes through its indices"),
+        }
+    }
+
+    fn forward<T: Element>(&self, x: &[T], planes: usize) -> Vec<T> {
+        let (h, w) = self.hw;
+        let (oh, ow) = self.out;
+        let mut out = vec![T::ZERO; planes * oh * ow];
+        out.par_chunks_mut(oh * ow).enumerate().for_each(|(p, o)| {
+            let plane = &x[p * h * w..(p + 1) * h * w];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (pos, scale) = self.windows(oy, ox);
+                    let s: T = pos.iter().map(|&i| plane[i]).sum();
+                    o[oy * ow + ox] = s * T::from_f64(scale);
+                }
+            }
+        });
+        out
+    }
+
+    fn backward<T: Element>(&self, g: &[T], planes: usize) -> Vec<T> {
+        let (h, w) = self.hw;
+        let (oh, ow) = self.out;
+        let mut dx = vec![T::ZERO; planes * h * w];
+        dx.par_chunks_mut(h * w).enumerate().for_each(|(p, d)| {
+            let gp = &g[p * oh * ow..(p + 1) * oh * ow];
+            match &self.kind {
+                Kind::Max { idx } => {
+                    for (j, &gv) in gp.iter().enumerate() {
+                        d[idx[p * oh * ow + j]] += gv;
+                    }
+                }
+                _ => {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let (pos, scale) = self.windows(oy, ox);
+                            let v = gp[oy * ow + ox] * T::from_f64(scale);
+                            for i in pos {
+                                d[i] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        dx
+    }
+}
+
+impl Backward for Pool {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Max { .. } => "max_pool2d",
+            Kind::Avg { .. } => "avg_pool2d",
+            Kind::Adaptive => "adaptive_avg_pool2d",
+        }
+    }
+    // max: the gradient goes to the arg-max; average: spread evenly over the window
+    fn backward(&self, inputs: &[Tensor], _out: &Tensor, grad: &Tensor, sink: &mut GradSink) {
+        let x = &inputs[0];
+        let planes = x.numel() / (self.hw.0 * self.hw.1).max(1);
+        let s = dispatch!(&*grad.read_storage(), |g: T| T::wrap(
+            self.backward(g, planes)
+        ));
+        sink.add(0, Tensor::from_storage(s, x.shape().to_vec()));
+    }
+}
+
+#[track_caller]
+fn planes(op: &str, x: &Tensor) -> (usize, usize, usize) {
+    assert!(
+        x.ndim() == 3 || x.ndim() == 4,
+        "{op}: input shape {:?} must be [C, H, W] or [N, C, H, W]",
+        x.shape()
+    );
+    let nd = x.ndim();
+    (
+        x.numel() / (x.shape()[nd - 2] * x.shape()[nd - 1]).max(1),
+        x.shape()[nd - 2],
+        x.shape()[nd - 1],
+    )
+}
+
+fn out_shape(x: &Tensor, oh: usize, ow: usize) -> Vec<usize> {
+    let mut s = x.shape().to_vec();
+    let nd = s.len();
+    s[nd - 2] = oh;
+    s[nd - 1] = ow;
+    s
+}
+
+/// Max pooling over [N, C, H, W] (or [C, H, W]); padding counts as −∞; the
+/// gradient goes to the first maximum of each window (NaN wins), as in PyTorch.
+///
+/// **Panics** if the input is not 3-D/4-D or the window does not fit.
+///
+/// ```
+/// use downhill::ops::{max_pool2d, Pool2dConfig};
+/// use downhill::Tensor;
+/// let x = Tensor::arange(0.0, 16.0, 1.0).reshape(&[1, 1, 4, 4]);
+/// assert_eq!(max_pool2d(&x, Pool2dConfig::new(2)).to_vec_f64(), vec![5.0, 7.0, 13.0, 15.0]);
+/// ```
+#[track_caller]
+pub fn max_pool2d(x: &Tensor, cfg: Pool2dConfig) -> Tensor {
+    let (np, h, w) = planes("max_pool2d", x);
+    assert!(
+        cfg.padding.0 * 2 <= cfg.kernel.0 && cfg.padding.1 * 2 <= cfg.kernel.1,
+        "max_pool2d: padding {:?} must be at most half the kernel {:?}",
+        cfg.padding,
+        cfg.kernel
+    );
+    let oh = pool_out(
+        h,
+        cfg.kernel.0,
+        cfg.stride.0,
+        cfg.padding.0,
+        cfg.dilation.0,
+        cfg.ceil_mode,
+    );
+    let ow = pool_out(
+        w,
+        cfg.kernel.1,
+        cfg.stride.1,
+        cfg.padding.1,
+        cfg.dilation.1,
+        cfg.ceil_mode,
+    );
+    assert!(
+        oh > 0 && ow > 0,
+        "max_pool2d: input shape {:?} is smaller than the window {:?}",
+        x.shape(),
+        cfg.kernel
+    );
+    let (s, idx) = dispatch!(&*x.read_storage(), |v: T| {
+        let mut out = vec![T::ZERO; np * oh * ow];
+        let mut idx = vec![0usize; np * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .zip(idx.par_chunks_mut(oh * ow))
+            .enumerate()
+            .for_each(|(p, (o, ix))| {
+                let plane = &v[p * h * w..(p + 1) * h * w];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut best = -T::infinity();
+                        let mut bi = usize::MAX;
+                        for i in 0..cfg.kernel.0 {
+                            let iy = (oy * cfg.stride.0 + i * cfg.dilation.0) as isize
+                                - cfg.padding.0 as isize;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            for j in 0..cfg.kernel.1 {
+                                let ix_ = (ox * cfg.stride.1 + j * cfg.dilation.1) as isize
+                                    - cfg.padding.1 as isize;
+                                if ix_ < 0 || ix_ >= w as isize {
+                                    continue;
+                                }
+                                let pos = iy as usize * w + ix_ as usize;
+                                let val = plane[pos];
+                                if val > best || val.is_nan() || bi == usize::MAX {
+                                    best = val;
+                                    bi = pos;
+                                    if val.is_nan() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        o[oy * ow + ox] = best;
+                        ix[oy * ow + ox] = bi;
+                    }
+                }
+            });
+        (T::wrap(out), idx)
+    });
+    let op = Pool {
+        kind: Kind::Max { idx },
+        hw: (h, w),
+        out: (oh, ow),
+    };
+    Tensor::from_op(s, out_shape(x, oh, ow), &[x], op)
+}
+
+/// Average pooling over [N, C, H, W] (or [C, H, W]) with PyTorch's divisor:
+/// the window size clipped to the padded input (`count_include_pad`), the
+/// valid positions only, or `divisor_override`.
+///
+/// **Panics** if the input is not 3-D/4-D or the window does not fit.
+///
+/// ```
+/// use downhill::ops::{avg_pool2d, Pool2dConfig};
+/// use downhill::Tensor;
+/// let x = Tensor::ones(&[1, 1, 4, 4]);
+/// assert_eq!(avg_pool2d(&x, Pool2dConfig::new(2), true, None).to_vec_f64(), vec![1.0; 4]);
+/// ```
+#[track_caller]
+pub fn avg_pool2d(
+    x: &Tensor,
+    cfg: Pool2dConfig,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Tensor {
+    let (np, h, w) = planes("avg_pool2d", x);
+    assert!(
+        cfg.padding.0 * 2 <= cfg.kernel.0 && cfg.padding.1 * 2 <= cfg.kernel.1,
+        "avg_pool2d: padding {:?} must be at most half the kernel {:?}",
+        cfg.padding,
+        cfg.kernel
+    );
+    let oh = pool_out(
+        h,
+        cfg.kernel.0,
+        cfg.stride.0,
+        cfg.padding.0,
+        1,
+        cfg.ceil_mode,
+    );
+    let ow = pool_out(
+        w,
+        cfg.kernel.1,
+        cfg.stride.1,
+        cfg.padding.1,
+        1,
+        cfg.ceil_mode,
+    );
+    assert!(
+        oh > 0 && ow > 0,
+        "avg_pool2d: input shape {:?} is smaller than the window {:?}",
+        x.shape(),
+        cfg.kernel
+    );
+    let op = Pool {
+        kind: Kind::Avg {
+            cfg,
+            count_include_pad,
+            divisor_override,
+        },
+        hw: (h, w),
+        out: (oh, ow),
+    };
+    let s = dispatch!(&*x.read_storage(), |v: T| T::wrap(op.forward(v, np)));
+    Tensor::from_op(s, out_shape(x, oh, ow), &[x], op)
+}
+
+/// Adaptive average pooling to `output` (OH, OW): window i spans
+/// [⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉).
+///
+/// **Panics** if the input is not 3-D/4-D or an output size is 0.
+///
+/// ```
+/// use downhill::ops::adaptive_avg_pool2d;
+/// use downhill::Tensor;
+/// let x = Tensor::arange(0.0, 9.0, 1.0).reshape(&[1, 1, 3, 3]);
+/// assert_eq!(adaptive_avg_pool2d(&x, (1, 1)).item(), 4.0);
+/// ```
+#[track_caller]
+pub fn adaptive_avg_pool2d(x: &Tensor, output: (usize, usize)) -> Tensor {
+    let (np, h, w) = planes("adaptive_avg_pool2d", x);
+    assert!(
+        output.0 > 0 && output.1 > 0,
+        "adaptive_avg_pool2d: output size {output:?} must be positive"
+    );
+    let op = Pool {
+        kind: Kind::Adaptive,
+        hw: (h, w),
+        out: output,
+    };
+    let s = dispatch!(&*x.read_storage(), |v: T| T::wrap(op.forward(v, np)));
+    Tensor::from_op(s, out_shape(x, output.0, output.1), &[x], op)
+}
