@@ -45,6 +45,14 @@ pub enum Error {
         /// The shape found.
         found: Vec<usize>,
     },
+    /// A checkpoint's tensors do not match the model: every mismatch is listed.
+    #[error("{path}: does not match the model: {}", problems.join("; "))]
+    StateMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// One line per missing, unexpected or misshapen tensor.
+        problems: Vec<String>,
+    },
     /// A loss, gradient or norm became NaN or infinite.
     #[error("non-finite value: {context}")]
     NonFinite {

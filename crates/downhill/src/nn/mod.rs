@@ -5,6 +5,7 @@
 //! `state_dict` names them, so checkpoints go both ways.
 
 mod activation;
+mod checkpoint;
 mod conv;
 mod dropout;
 mod embedding;
@@ -17,6 +18,10 @@ mod sequential;
 pub use activation::{
     Flatten, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU,
     ReLU6, SiLU, Sigmoid, Softmax, Softplus, Softsign, Tanh, CELU, ELU, GELU, SELU,
+};
+pub use checkpoint::{
+    load_safetensors, load_tensors, save_safetensors, save_tensors, tensors_from_bytes,
+    tensors_to_bytes,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;

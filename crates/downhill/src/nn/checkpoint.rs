@@ -1,0 +1,205 @@
+//! Saving and loading parameters and buffers as safetensors, with PyTorch's
+//! names and layouts (row-major, little-endian), so files go both ways.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::Module;
+use crate::{DType, Error, Result, Tensor};
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed and synced, then renamed over the target.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Serializes named tensors to safetensors bytes.
+///
+/// **Errors** if the serializer rejects the data (duplicate names).
+pub fn tensors_to_bytes(named: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    let bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = named
+        .iter()
+        .map(|(n, t)| {
+            let mut b = Vec::new();
+            let dt = match t.dtype() {
+                DType::F32 => {
+                    t.with_data::<f32, _>(|v| crate::Element::extend_le_bytes(v, &mut b));
+                    Dtype::F32
+                }
+                DType::F64 => {
+                    t.with_data::<f64, _>(|v| crate::Element::extend_le_bytes(v, &mut b));
+                    Dtype::F64
+                }
+            };
+            (n.clone(), dt, t.shape().to_vec(), b)
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, dt, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(*dt, s.clone(), b).expect("sizes agree by construction"),
+            )
+        })
+        .collect();
+    safetensors::serialize(views, None).map_err(|e| Error::InvalidArgument {
+        name: "safetensors".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Saves `named` tensors to a safetensors file, atomically.
+///
+/// **Errors** on I/O failure.
+pub fn save_tensors(named: &[(String, Tensor)], path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path.as_ref(), &tensors_to_bytes(named)?)
+}
+
+/// Reads every tensor of a safetensors file (f32 and f64 kept; f16, bf16 and
+/// integer types converted to f32; the order is the file's).
+///
+/// **Errors** if the file cannot be read or is not valid safetensors.
+pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    tensors_from_bytes(&bytes, path)
+}
+
+/// Parses safetensors bytes (`path` names the source in errors).
+///
+/// **Errors** if the bytes are not valid safetensors or hold an unsupported dtype.
+pub fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let bad = |m: String| Error::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: m,
+    };
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let d = view.data();
+        let t = match view.dtype() {
+            Dtype::F32 => Tensor::from_vec(f32::from_le_bytes_slice(d), &shape),
+            Dtype::F64 => Tensor::from_vec(f64::from_le_bytes_slice(d), &shape),
+            Dtype::I64 => Tensor::from_vec(
+                d.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect::<Vec<_>>(),
+                &shape,
+            ),
+            Dtype::I32 => Tensor::from_vec(
+                d.chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f32)
+                    .collect::<Vec<_>>(),
+                &shape,
+            ),
+            other => {
+                return Err(bad(format!(
+                    "tensor {name}: dtype {other:?} is not supported (f32, f64, i32, i64)"
+                )))
+            }
+        };
+        out.push((name, t));
+    }
+    Ok(out)
+}
+
+use crate::Element as _;
+
+/// Saves a module's parameters and buffers (its `state_dict`) to a
+/// safetensors file that PyTorch's `model.load_state_dict(safetensors.torch.load_file(path))`
+/// accepts for the same architecture. Written atomically.
+///
+/// **Errors** on I/O failure.
+///
+/// ```
+/// use downhill::nn::{save_safetensors, load_safetensors, Linear, Module};
+/// use downhill::Generator;
+/// let dir = std::env::temp_dir().join(format!("downhill-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let a = Linear::new(3, 2, true, &mut Generator::new(1));
+/// save_safetensors(&a, dir.join("m.safetensors")).unwrap();
+/// let b = Linear::new(3, 2, true, &mut Generator::new(2));
+/// load_safetensors(&b, dir.join("m.safetensors")).unwrap();
+/// assert_eq!(a.weight.to_vec_f64(), b.weight.to_vec_f64());
+/// ```
+pub fn save_safetensors(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    save_tensors(&module.state_dict(), path)
+}
+
+/// Loads parameters and buffers saved by downhill or PyTorch into `module`.
+/// Values of another float dtype are converted (as PyTorch's `copy_` does).
+///
+/// **Errors** with every mismatch listed (missing names, unexpected names,
+/// shape differences), leaving the module untouched; or on I/O and format errors.
+pub fn load_safetensors(module: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let file: HashMap<String, Tensor> = load_tensors(path)?.into_iter().collect();
+    let ours = module.state_dict();
+    let mut problems = Vec::new();
+    for (name, t) in &ours {
+        match file.get(name) {
+            None => problems.push(format!("missing {name} {:?}", t.shape())),
+            Some(f) if f.shape() != t.shape() => problems.push(format!(
+                "{name}: shape {:?} in the file, {:?} in the model",
+                f.shape(),
+                t.shape()
+            )),
+            Some(_) => {}
+        }
+    }
+    let mut unexpected: Vec<&String> = file
+        .keys()
+        .filter(|k| !ours.iter().any(|(n, _)| n == *k))
+        .collect();
+    unexpected.sort();
+    for k in unexpected {
+        problems.push(format!("unexpected {k} {:?}", file[k].shape()));
+    }
+    if !problems.is_empty() {
+        return Err(Error::StateMismatch {
+            path: path.to_path_buf(),
+            problems,
+        });
+    }
+    for (name, t) in &ours {
+        t.assign_(&file[name]);
+    }
+    Ok(())
+}
