@@ -68,7 +68,20 @@ impl Geometry {
     }
 }
 
-/// Patches of group `g`: cols[k, n·L + l] with k = (c·KH + i)·KW + j.
+/// The outputs `lo..hi` whose input column ox·s + tap − pad falls inside [0, w).
+fn valid_range(ow: usize, w: usize, s: usize, tap: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(tap).div_ceil(s);
+    // the largest ox with ox·s + tap − pad ≤ w − 1, plus one
+    let hi = if w + pad > tap {
+        ((w + pad - tap - 1) / s + 1).min(ow)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Patches of group `g`: cols[k, n·L + l] with k = (c·KH + i)·KW + j. Each
+/// output row copies the in-bounds span of an input row (a slice copy at stride 1).
 fn im2col<T: Element>(x: &[T], g: &Geometry, group: usize) -> Vec<T> {
     let (k, l) = (g.k(), g.l());
     let mut cols = vec![T::ZERO; k * g.n * l];
@@ -83,19 +96,23 @@ fn im2col<T: Element>(x: &[T], g: &Geometry, group: usize) -> Vec<T> {
         .for_each(|(row, out)| {
             let c = group * g.cg + row / (g.kh * g.kw);
             let (i, j) = ((row / g.kw) % g.kh, row % g.kw);
+            let (lo, hi) = valid_range(g.ow, g.w, sw, j * dw, pw);
+            let off = (j * dw) as isize - pw as isize;
             for n in 0..g.n {
                 let plane = &x[(n * g.c + c) * g.h * g.w..(n * g.c + c + 1) * g.h * g.w];
                 for oy in 0..g.oh {
                     let iy = (oy * sh + i * dh) as isize - ph as isize;
-                    let dst = &mut out[n * l + oy * g.ow..n * l + (oy + 1) * g.ow];
-                    if iy < 0 || iy >= g.h as isize {
+                    if iy < 0 || iy >= g.h as isize || lo >= hi {
                         continue;
                     }
+                    let dst = &mut out[n * l + oy * g.ow..n * l + (oy + 1) * g.ow];
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, d) in dst.iter_mut().enumerate() {
-                        let ix = (ox * sw + j * dw) as isize - pw as isize;
-                        if ix >= 0 && ix < g.w as isize {
-                            *d = src[ix as usize];
+                    if sw == 1 {
+                        let s0 = (lo as isize + off) as usize;
+                        dst[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                    } else {
+                        for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                            *d = src[(ox as isize * sw as isize + off) as usize];
                         }
                     }
                 }
@@ -126,15 +143,24 @@ fn col2im<T: Element>(cols: &[T], g: &Geometry, group: usize, dx: &mut [T]) {
                 for j in 0..g.kw {
                     let row = (cl * g.kh + i) * g.kw + j;
                     let src = &cols[row * g.n * l + n * l..row * g.n * l + (n + 1) * l];
+                    let (lo, hi) = valid_range(g.ow, g.w, sw, j * dw, pw);
+                    let off = (j * dw) as isize - pw as isize;
                     for oy in 0..g.oh {
                         let iy = (oy * sh + i * dh) as isize - ph as isize;
-                        if iy < 0 || iy >= g.h as isize {
+                        if iy < 0 || iy >= g.h as isize || lo >= hi {
                             continue;
                         }
-                        for ox in 0..g.ow {
-                            let ix = (ox * sw + j * dw) as isize - pw as isize;
-                            if ix >= 0 && ix < g.w as isize {
-                                plane[iy as usize * g.w + ix as usize] += src[oy * g.ow + ox];
+                        let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                        let srow = &src[oy * g.ow..(oy + 1) * g.ow];
+                        if sw == 1 {
+                            let d0 = (lo as isize + off) as usize;
+                            dst[d0..d0 + (hi - lo)]
+                                .iter_mut()
+                                .zip(&srow[lo..hi])
+                                .for_each(|(d, &v)| *d += v);
+                        } else {
+                            for (ox, &v) in srow.iter().enumerate().take(hi).skip(lo) {
+                                dst[(ox as isize * sw as isize + off) as usize] += v;
                             }
                         }
                     }

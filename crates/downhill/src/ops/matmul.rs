@@ -8,7 +8,7 @@ use crate::tensor::storage::{HasStorage, Storage};
 use crate::tensor::{Element, Tensor};
 
 /// Products with fewer multiply-adds than this run on one thread.
-const PAR_FLOPS: usize = 1 << 18;
+const PAR_FLOPS: usize = 1 << 21;
 
 /// `c (+)= op(a)·op(b)` for one m×n result; `a` holds m×k (k×m if `ta`),
 /// `b` holds k×n (n×k if `tb`), all row-major.

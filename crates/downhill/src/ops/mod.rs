@@ -100,6 +100,25 @@ pub(crate) fn zip_apply<T: Send + Sync + Copy>(
     }
 }
 
+/// Work (elements touched) below which a kernel stays on the calling thread:
+/// handing a job to the pool and waiting for it costs a futex round trip.
+pub(crate) const PAR_WORK: usize = 1 << 17;
+
+/// `f(i, chunk)` over the `len`-sized chunks of `data`, on the pool only when
+/// `work` repays it.
+pub(crate) fn for_chunks<T: Send>(
+    data: &mut [T],
+    len: usize,
+    work: usize,
+    f: impl Fn((usize, &mut [T])) + Sync + Send,
+) {
+    if work >= PAR_WORK {
+        data.par_chunks_mut(len).enumerate().for_each(f);
+    } else {
+        data.chunks_mut(len).enumerate().for_each(f);
+    }
+}
+
 /// One value per row of `len` elements: `out[r] = f(row r)`; rows in parallel when large.
 pub(crate) fn map_rows<T: Copy + Sync, U: Send>(
     x: &[T],

@@ -113,7 +113,8 @@ impl Pool {
         let (h, w) = self.hw;
         let (oh, ow) = self.out;
         let mut out = vec![T::ZERO; planes * oh * ow];
-        out.par_chunks_mut(oh * ow).enumerate().for_each(|(p, o)| {
+        let work = planes * h * w;
+        super::for_chunks(&mut out, oh * ow, work, |(p, o)| {
             let plane = &x[p * h * w..(p + 1) * h * w];
             for oy in 0..oh {
                 for ox in 0..ow {
@@ -130,7 +131,8 @@ impl Pool {
         let (h, w) = self.hw;
         let (oh, ow) = self.out;
         let mut dx = vec![T::ZERO; planes * h * w];
-        dx.par_chunks_mut(h * w).enumerate().for_each(|(p, d)| {
+        let work = planes * h * w;
+        super::for_chunks(&mut dx, h * w, work, |(p, d)| {
             let gp = &g[p * oh * ow..(p + 1) * oh * ow];
             match &self.kind {
                 Kind::Max { idx } => {
@@ -242,35 +244,25 @@ pub fn max_pool2d(x: &Tensor, cfg: Pool2dConfig) -> Tensor {
     let (s, idx) = dispatch!(&*x.read_storage(), |v: T| {
         let mut out = vec![T::ZERO; np * oh * ow];
         let mut idx = vec![0usize; np * oh * ow];
-        out.par_chunks_mut(oh * ow)
-            .zip(idx.par_chunks_mut(oh * ow))
-            .enumerate()
-            .for_each(|(p, (o, ix))| {
-                let plane = &v[p * h * w..(p + 1) * h * w];
+        let per_plane = |(p, (o, ix)): (usize, (&mut [T], &mut [usize]))| {
+            let plane = &v[p * h * w..(p + 1) * h * w];
+            if cfg.padding == (0, 0) && cfg.dilation == (1, 1) && !cfg.ceil_mode {
+                // Every window lies inside the plane: no bounds to test.
+                let (kh, kw, sh, sw) = (cfg.kernel.0, cfg.kernel.1, cfg.stride.0, cfg.stride.1);
                 for oy in 0..oh {
                     for ox in 0..ow {
-                        let mut best = -T::infinity();
-                        let mut bi = usize::MAX;
-                        for i in 0..cfg.kernel.0 {
-                            let iy = (oy * cfg.stride.0 + i * cfg.dilation.0) as isize
-                                - cfg.padding.0 as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
-                            for j in 0..cfg.kernel.1 {
-                                let ix_ = (ox * cfg.stride.1 + j * cfg.dilation.1) as isize
-                                    - cfg.padding.1 as isize;
-                                if ix_ < 0 || ix_ >= w as isize {
-                                    continue;
-                                }
-                                let pos = iy as usize * w + ix_ as usize;
-                                let val = plane[pos];
-                                if val > best || val.is_nan() || bi == usize::MAX {
+                        let base = oy * sh * w + ox * sw;
+                        let (mut best, mut bi) = (plane[base], base);
+                        'win: for r in 0..kh {
+                            for (c, &val) in
+                                plane[base + r * w..base + r * w + kw].iter().enumerate()
+                            {
+                                if val > best || (val.is_nan() && !best.is_nan()) {
                                     best = val;
-                                    bi = pos;
-                                    if val.is_nan() {
-                                        break;
-                                    }
+                                    bi = base + r * w + c;
+                                }
+                                if best.is_nan() {
+                                    break 'win;
                                 }
                             }
                         }
@@ -278,7 +270,51 @@ pub fn max_pool2d(x: &Tensor, cfg: Pool2dConfig) -> Tensor {
                         ix[oy * ow + ox] = bi;
                     }
                 }
-            });
+                return;
+            }
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = -T::infinity();
+                    let mut bi = usize::MAX;
+                    for i in 0..cfg.kernel.0 {
+                        let iy = (oy * cfg.stride.0 + i * cfg.dilation.0) as isize
+                            - cfg.padding.0 as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        for j in 0..cfg.kernel.1 {
+                            let ix_ = (ox * cfg.stride.1 + j * cfg.dilation.1) as isize
+                                - cfg.padding.1 as isize;
+                            if ix_ < 0 || ix_ >= w as isize {
+                                continue;
+                            }
+                            let pos = iy as usize * w + ix_ as usize;
+                            let val = plane[pos];
+                            if val > best || val.is_nan() || bi == usize::MAX {
+                                best = val;
+                                bi = pos;
+                                if val.is_nan() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    o[oy * ow + ox] = best;
+                    ix[oy * ow + ox] = bi;
+                }
+            }
+        };
+        if np * h * w >= super::PAR_WORK {
+            out.par_chunks_mut(oh * ow)
+                .zip(idx.par_chunks_mut(oh * ow))
+                .enumerate()
+                .for_each(per_plane);
+        } else {
+            out.chunks_mut(oh * ow)
+                .zip(idx.chunks_mut(oh * ow))
+                .enumerate()
+                .for_each(per_plane);
+        }
         (T::wrap(out), idx)
     });
     let op = Pool {
