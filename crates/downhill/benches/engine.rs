@@ -82,13 +82,27 @@ fn conv(c: &mut Criterion) {
     let mut g = Generator::new(0);
     let mut group = c.benchmark_group("conv2d_fwd_bwd_lenet");
     for (name, x, w) in [
-        ("b64_1x28x28_k5x6", Tensor::randn(&[64, 1, 28, 28], &mut g), Tensor::randn(&[6, 1, 5, 5], &mut g)),
-        ("b64_6x12x12_k5x16", Tensor::randn(&[64, 6, 12, 12], &mut g), Tensor::randn(&[16, 6, 5, 5], &mut g)),
+        (
+            "b64_1x28x28_k5x6",
+            Tensor::randn(&[64, 1, 28, 28], &mut g),
+            Tensor::randn(&[6, 1, 5, 5], &mut g),
+        ),
+        (
+            "b64_6x12x12_k5x16",
+            Tensor::randn(&[64, 6, 12, 12], &mut g),
+            Tensor::randn(&[16, 6, 5, 5], &mut g),
+        ),
     ] {
         let x = x.requires_grad_(true);
         let w = w.requires_grad_(true);
         let b = Tensor::zeros(&[w.shape()[0]]).requires_grad_(true);
-        group.bench_function(name, |bench| bench.iter(|| conv2d(&x, &w, Some(&b), Conv2dConfig::default()).sum().backward()));
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                conv2d(&x, &w, Some(&b), Conv2dConfig::default())
+                    .sum()
+                    .backward()
+            })
+        });
     }
     group.finish();
 }

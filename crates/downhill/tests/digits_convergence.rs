@@ -16,11 +16,25 @@ fn digits_mlp_reaches_97_percent_mean_over_five_seeds() {
     for seed in 0..5 {
         let data = digits::load(seed);
         let mut g = Generator::new(100 + seed);
-        let mut model = Sequential::new().push(Linear::new(64, 64, true, &mut g)).push(ReLU).push(Linear::new(64, 10, true, &mut g));
-        accs.push(digits::train(&mut model, &data, &[64], 50, 32, 1e-3, 200 + seed));
+        let mut model = Sequential::new()
+            .push(Linear::new(64, 64, true, &mut g))
+            .push(ReLU)
+            .push(Linear::new(64, 10, true, &mut g));
+        accs.push(digits::train(
+            &mut model,
+            &data,
+            &[64],
+            50,
+            32,
+            1e-3,
+            200 + seed,
+        ));
     }
     let mean = accs.iter().sum::<f64>() / 5.0;
-    assert!(mean >= 0.97, "mean test accuracy {mean} over seeds {accs:?}");
+    assert!(
+        mean >= 0.97,
+        "mean test accuracy {mean} over seeds {accs:?}"
+    );
 }
 
 #[test]
