@@ -1,12 +1,59 @@
-//! The `downhill` command line.
-use clap::Parser;
+//! The `downhill` command line: train, predict, evaluate, minimize.
+use clap::{Parser, Subcommand};
+
+mod error;
+mod expr;
+mod minimize;
+mod opt_args;
+
+use error::CliError;
 
 /// Train models by gradient descent on the CPU.
 #[derive(Parser)]
 #[command(name = "downhill", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Minimize a differentiable expression of named variables.
+    Minimize(minimize::MinimizeArgs),
+}
 
 fn main() {
-    let _cli = Cli::parse();
-    println!("downhill {}: the train, predict, evaluate and minimize commands are not built yet; see the README for the library and its examples.", env!("CARGO_PKG_VERSION"));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                std::process::exit(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    },
+                );
+            }
+            // One line: clap's first line names the flag.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            std::process::exit(2);
+        }
+    };
+    let result: Result<(), CliError> = match cli.command {
+        Command::Minimize(args) => minimize::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
 }

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod data;
 mod error;
 pub mod loss;
 pub mod nn;

@@ -1,0 +1,1 @@
+//! Optimizer flags shared by `train` and `minimize`.

@@ -1,0 +1,1 @@
+//! CSV reading with errors that name the file, line and column.

@@ -1,0 +1,12 @@
+//! Data: tables read from CSV or NPY/NPZ, datasets, the batch loader,
+//! seeded (stratified) splits and feature scaling.
+//!
+//! A [`Table`] is what a file holds (features as `f64`, the target as class
+//! indices or values); a [`TensorDataset`] is what the training loop reads
+//! batches from.
+
+pub mod csv;
+pub mod npy;
+mod table;
+
+pub use table::{Table, TargetColumn, Task};
