@@ -10,3 +10,12 @@ pub mod npy;
 mod table;
 
 pub use table::{Table, TargetColumn, Task};
+mod dataset;
+mod loader;
+mod scale;
+mod split;
+
+pub use dataset::{Batch, Dataset, Targets, TensorDataset};
+pub use loader::{BatchSize, DataLoader};
+pub use scale::{Scaler, ScalerKind};
+pub use split::{split, Split};

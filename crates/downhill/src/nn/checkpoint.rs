@@ -18,8 +18,11 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed and synced, then renamed over the target.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// directory, flushed and synced, then renamed over the target — a crash at
+/// any moment leaves either the old file or the new one, never a mix.
+///
+/// **Errors** on I/O failure (the temporary file is removed).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -28,7 +31,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
@@ -49,6 +54,17 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 ///
 /// **Errors** if the serializer rejects the data (duplicate names).
 pub fn tensors_to_bytes(named: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    tensors_to_bytes_with_metadata(named, None)
+}
+
+/// Like [`tensors_to_bytes`], with string metadata in the header
+/// (`__metadata__`, which PyTorch's loader ignores).
+///
+/// **Errors** if the serializer rejects the data (duplicate names).
+pub fn tensors_to_bytes_with_metadata(
+    named: &[(String, Tensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = named
         .iter()
         .map(|(n, t)| {
@@ -75,7 +91,7 @@ pub fn tensors_to_bytes(named: &[(String, Tensor)]) -> Result<Vec<u8>> {
             )
         })
         .collect();
-    safetensors::serialize(views, None).map_err(|e| Error::InvalidArgument {
+    safetensors::serialize(views, metadata).map_err(|e| Error::InvalidArgument {
         name: "safetensors".into(),
         message: e.to_string(),
     })

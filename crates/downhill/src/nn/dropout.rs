@@ -67,7 +67,9 @@ impl Module for Dropout {
             .collect();
         x * &Tensor::from_f64_slice(&mask, x.shape(), x.dtype())
     }
-    fn visit(&self, _v: &mut dyn Visitor) {}
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.generator("generator", &self.gen);
+    }
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }

@@ -21,7 +21,7 @@ pub use activation::{
 };
 pub use checkpoint::{
     load_safetensors, load_tensors, save_safetensors, save_tensors, tensors_from_bytes,
-    tensors_to_bytes,
+    tensors_to_bytes, tensors_to_bytes_with_metadata, write_atomic,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
@@ -107,6 +107,34 @@ pub trait Module: Send + Sync {
         c.buffers
     }
 
+    /// `(dotted name, state)` of every random generator (Dropout's), for
+    /// checkpoints that resume bit-identically.
+    fn named_generators(&self) -> Vec<(String, crate::Generator)> {
+        let mut c = Collect::default();
+        self.visit(&mut c);
+        c.generators
+    }
+
+    /// Restores generators saved by [`Module::named_generators`].
+    ///
+    /// **Errors** naming every generator of the model missing from `states`.
+    fn load_generators(&self, states: &[(String, crate::Generator)]) -> crate::Result<()> {
+        let mut r = RestoreGenerators {
+            path: vec![],
+            states,
+            missing: vec![],
+        };
+        self.visit(&mut r);
+        if r.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::Error::InvalidArgument {
+                name: "generators".into(),
+                message: format!("no saved state for {}", r.missing.join(", ")),
+            })
+        }
+    }
+
     /// Parameters and buffers together, by name: what a checkpoint holds
     /// (PyTorch's `state_dict`).
     fn state_dict(&self) -> Vec<(String, Tensor)> {
@@ -140,6 +168,9 @@ pub trait Visitor {
     fn param(&mut self, name: &str, t: &Tensor);
     /// A buffer named `name`.
     fn buffer(&mut self, _name: &str, _t: &Tensor) {}
+    /// A random generator named `name` (Dropout's mask generator), so
+    /// checkpoints can save and restore it.
+    fn generator(&mut self, _name: &str, _g: &std::sync::Mutex<crate::Generator>) {}
     /// Enters child module `name` (e.g. `"0"` in a Sequential, `"fc1"` in a model).
     fn enter(&mut self, name: &str);
     /// Leaves the child module entered last.
@@ -161,6 +192,35 @@ struct Collect {
     path: Vec<String>,
     params: Vec<(String, Tensor)>,
     buffers: Vec<(String, Tensor)>,
+    generators: Vec<(String, crate::Generator)>,
+}
+
+/// Restores generators by dotted name.
+struct RestoreGenerators<'a> {
+    path: Vec<String>,
+    states: &'a [(String, crate::Generator)],
+    missing: Vec<String>,
+}
+
+impl Visitor for RestoreGenerators<'_> {
+    fn param(&mut self, _name: &str, _t: &Tensor) {}
+    fn generator(&mut self, name: &str, g: &std::sync::Mutex<crate::Generator>) {
+        let mut full = self.path.join(".");
+        if !full.is_empty() {
+            full.push('.');
+        }
+        full.push_str(name);
+        match self.states.iter().find(|(n, _)| *n == full) {
+            Some((_, s)) => *g.lock().unwrap_or_else(|e| e.into_inner()) = s.clone(),
+            None => self.missing.push(full),
+        }
+    }
+    fn enter(&mut self, name: &str) {
+        self.path.push(name.to_string());
+    }
+    fn leave(&mut self) {
+        self.path.pop();
+    }
 }
 
 impl Collect {
@@ -180,6 +240,10 @@ impl Visitor for Collect {
     }
     fn buffer(&mut self, name: &str, t: &Tensor) {
         self.buffers.push((self.full(name), t.clone()));
+    }
+    fn generator(&mut self, name: &str, g: &std::sync::Mutex<crate::Generator>) {
+        let g = g.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.generators.push((self.full(name), g));
     }
     fn enter(&mut self, name: &str) {
         self.path.push(name.to_string());

@@ -1,0 +1,37 @@
+//! Training: the loop (forward, loss, backward, update, repeat until the
+//! loss plateaus), its metrics, early stopping, the divergence guard,
+//! checkpoints that resume bit-identically, the history file and plots.
+//!
+//! ```
+//! use downhill::data::{BatchSize, TensorDataset};
+//! use downhill::loss::MseLoss;
+//! use downhill::nn::{Linear, Module};
+//! use downhill::optim::Sgd;
+//! use downhill::train::{StopReason, TrainConfig, Trainer};
+//! use downhill::{Generator, Tensor};
+//!
+//! // y = 3x − 1 from 64 points, full-batch gradient descent.
+//! let xs: Vec<f32> = (0..64).map(|i| i as f32 / 32.0 - 1.0).collect();
+//! let ys: Vec<f32> = xs.iter().map(|x| 3.0 * x - 1.0).collect();
+//! let data = TensorDataset::regression(Tensor::from_vec(xs, &[64, 1]), &Tensor::from_vec(ys, &[64, 1]));
+//! let model = Linear::new(1, 1, true, &mut Generator::new(0));
+//! let opt = Sgd::default().lr(0.5).build(model.trainable_parameters()).unwrap();
+//! let config = TrainConfig { epochs: 200, batch_size: BatchSize::Full, progress: false, ..TrainConfig::default() };
+//! let mut trainer = Trainer::new(Box::new(model), Box::new(MseLoss::default()), Box::new(opt), config);
+//! let report = trainer.fit(&data, None).unwrap();
+//! assert_eq!(report.stopped_because, StopReason::Budget);
+//! assert!(report.history.last().unwrap().train_loss < 1e-6);
+//! ```
+
+mod checkpoint;
+mod history;
+mod metrics;
+mod progress;
+mod stopping;
+mod trainer;
+
+pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
+pub use history::{write_history_csv, EpochRecord};
+pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
+pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
+pub use trainer::{Callback, Control, Report, Schedule, StepInfo, TrainConfig, Trainer};
