@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod npy;
+mod npy_format;
 mod table;
 mod target;
 
