@@ -908,3 +908,35 @@ proptest! {
         let _ = parse_npy(&npy_bytes(version, &dict, &data), Path::new("f.npy"));
     }
 }
+
+/// A single 100 MB line, in several shapes: an error in linear time.
+/// `cargo test -p downhill --test data_readers -- --ignored`
+#[test]
+#[ignore = "slow: builds several 100 MB inputs"]
+fn csv_100_mb_lines() {
+    const N: usize = 100_000_000;
+    let cases: [(Vec<u8>, &str); 6] = [
+        (
+            [&b"a,y\n"[..], &vec![b'7'; N], b"x,1\n"].concat(),
+            "non-numeric value",
+        ),
+        ([&b"a,y\n"[..], &vec![b','; N]].concat(), "found 100000001"),
+        (vec![b'h'; N], "no feature columns"),
+        ([&vec![b'h'; N][..], b",y\n"].concat(), "no data rows"),
+        (
+            [&b"a,y\n\""[..], &vec![b'q'; N]].concat(),
+            "expected 2 fields",
+        ),
+        (
+            [&b"a,y\n"[..], &vec![b'1'; N], b",1\n"].concat(),
+            "non-finite",
+        ),
+    ];
+    for (bytes, part) in cases {
+        let start = std::time::Instant::now();
+        let e = parse_csv(&bytes, Path::new("big.csv"), &CsvOptions::default()).unwrap_err();
+        eprintln!("{:?}: {e}", start.elapsed());
+        assert!(e.to_string().contains(part), "{e}");
+        assert!(e.to_string().len() < 300);
+    }
+}
