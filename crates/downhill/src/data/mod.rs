@@ -7,8 +7,12 @@
 
 pub mod csv;
 pub mod npy;
+mod npy_format;
 mod table;
+mod target;
 
+pub use csv::{parse_csv, read_csv, CsvOptions};
+pub use npy::{parse_npy, read_npy, read_npy_table, read_npz, write_npy, NpyArray};
 pub use table::{Table, TargetColumn, Task};
 mod dataset;
 mod loader;
