@@ -41,6 +41,14 @@ impl Progress {
         }
     }
 
+    /// Prints a line above the bar (or to standard error without one).
+    pub(crate) fn println(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();

@@ -61,6 +61,9 @@ pub struct TrainConfig {
     pub history_csv: Option<PathBuf>,
     /// Show a progress bar (only ever drawn on a terminal).
     pub progress: bool,
+    /// Print a summary line to standard error every this many epochs
+    /// (and for the last); 0 = never.
+    pub log_every: usize,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +88,7 @@ impl Default for TrainConfig {
             keep_last: 3,
             history_csv: None,
             progress: true,
+            log_every: 0,
         }
     }
 }
@@ -705,6 +709,21 @@ impl Trainer {
                 "epoch {epoch}/{} loss {:.4}{val_text} lr {:.2e}",
                 cfg.epochs, record.train_loss, record.lr
             ));
+            if cfg.log_every > 0 && (epoch % cfg.log_every == 0 || epoch == cfg.epochs || self.state.stopped.is_some()) {
+                let mut line = format!(
+                    "epoch {epoch:>w$}/{}  train_loss {:.4}",
+                    cfg.epochs,
+                    record.train_loss,
+                    w = cfg.epochs.to_string().len()
+                );
+                for (k, v) in &record.val {
+                    if matches!(k.as_str(), "loss" | "accuracy" | "f1_macro" | "rmse" | "r2") {
+                        line.push_str(&format!("  val_{k} {v:.4}"));
+                    }
+                }
+                line.push_str(&format!("  lr {:.3e}", record.lr));
+                progress.println(line);
+            }
             self.state.history.push(record.clone());
             if let Some(p) = &cfg.history_csv {
                 write_history_csv(p, &self.state.history)?;

@@ -1,0 +1,626 @@
+//! `downhill train`: an MLP on a CSV/NPY file or a built-in dataset, with a
+//! run directory holding the model, its description, metrics, history,
+//! checkpoints and loss curves.
+
+use std::path::{Path, PathBuf};
+
+use downhill::data::{
+    split, BatchSize, CsvOptions, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
+    TensorDataset,
+};
+use downhill::loss::Loss;
+use downhill::nn::Module;
+use downhill::schedule::ReduceLROnPlateau;
+use downhill::train::{
+    latest_checkpoint, Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule,
+    StopReason, TrainConfig, Trainer,
+};
+use downhill::DType;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::error::{CliError, Result};
+use crate::opt_args::{build_error, parse_key_values, OptimizerArgs};
+use crate::report;
+use crate::rundir::{default_out, RunDir};
+use crate::source::load_table;
+use crate::spec::{activation, Architecture, ModelSpec, ACTIVATIONS};
+
+/// Flags of `downhill train` (every one can also come from `--config`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TrainArgs {
+    /// A CSV, NPY or NPZ file, or a built-in dataset: iris, digits, diabetes [default: digits]
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Target column name(s), comma-separated [default: the last column]
+    #[arg(long)]
+    pub target: Option<String>,
+    /// classification or regression [default: inferred from the target]
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Hidden layer widths, e.g. 64,32 ("" for none: a linear model) [default: 64]
+    #[arg(long)]
+    pub hidden: Option<String>,
+    /// Activation between layers (relu, tanh, gelu, silu, ...) [default: relu]
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Dropout probability after each hidden layer [default: 0]
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Loss (PyTorch name) [default: CrossEntropyLoss or MSELoss]
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// A loss option by PyTorch's name: --loss-opt label_smoothing=0.1
+    #[arg(long = "loss-opt", value_name = "NAME=VALUE")]
+    pub loss_opt: Vec<String>,
+    #[command(flatten)]
+    pub opt: OptimizerArgs,
+    /// Learning-rate schedule (PyTorch name: StepLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, ...)
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// A schedule parameter by PyTorch's name: --sched step_size=10 --sched gamma=0.5
+    #[arg(long = "sched", value_name = "NAME=VALUE")]
+    pub sched: Vec<String>,
+    /// Samples per step: full (full-batch), 1 (stochastic) or N (mini-batch) [default: 32]
+    #[arg(long = "batch-size")]
+    pub batch_size: Option<String>,
+    /// Epoch budget [default: 50]
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Optimizer-step budget
+    #[arg(long = "max-steps")]
+    pub max_steps: Option<usize>,
+    /// Stop when the monitored metric has not improved for this many epochs (restores the best weights)
+    #[arg(long = "early-stopping", value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Metric for early stopping and ReduceLROnPlateau [default: val_loss]
+    #[arg(long)]
+    pub monitor: Option<String>,
+    /// Seed of the split, initialization, shuffling and dropout [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run directory [default: runs/<date-time>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A TOML file with any of these settings (flags override it)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Continue the run whose checkpoints are in DIR (a run directory, its checkpoints/, or a checkpoint file)
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Fraction of the rows held out for validation [default: 0.1]
+    #[arg(long = "val-split")]
+    pub val_split: Option<f64>,
+    /// Fraction of the rows held out for the final test [default: 0.2]
+    #[arg(long = "test-split")]
+    pub test_split: Option<f64>,
+    /// Feature scaling fitted on the training rows: standard, minmax or none [default: standard]
+    #[arg(long)]
+    pub scaler: Option<String>,
+    /// Clip the gradient norm to this before each step
+    #[arg(long = "clip-norm")]
+    pub clip_norm: Option<f64>,
+    /// Batches per optimizer step (gradient accumulation) [default: 1]
+    #[arg(long)]
+    pub accumulate: Option<usize>,
+    /// Write a checkpoint every N epochs [default: 1]
+    #[arg(long = "checkpoint-every")]
+    pub checkpoint_every: Option<usize>,
+    /// Epoch checkpoints to keep [default: 3]
+    #[arg(long = "keep-checkpoints")]
+    pub keep_checkpoints: Option<usize>,
+    /// On a non-finite or exploding loss: stop, or rollback (halve the learning rate and redo the epoch, up to 5 times) [default: rollback]
+    #[arg(long = "on-divergence")]
+    pub on_divergence: Option<String>,
+    /// No progress bar or per-epoch lines
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Every setting of a run, resolved; saved in checkpoints so `--resume`
+/// rebuilds the same run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    data: String,
+    target: Vec<String>,
+    task: Option<Task>,
+    hidden: Vec<usize>,
+    activation: String,
+    dropout: f64,
+    loss: Option<String>,
+    loss_options: Map<String, Value>,
+    optimizer: String,
+    hyper: Value,
+    schedule: Option<String>,
+    sched: Map<String, Value>,
+    batch_size: BatchSize,
+    epochs: usize,
+    max_steps: Option<usize>,
+    early_stopping: Option<usize>,
+    monitor: String,
+    seed: u64,
+    val_split: f64,
+    test_split: f64,
+    scaler: ScalerKind,
+    clip_norm: Option<f64>,
+    accumulate: usize,
+    checkpoint_every: usize,
+    keep_checkpoints: usize,
+    on_divergence: String,
+}
+
+fn positive_fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
+    let v = v.unwrap_or(default);
+    if !(0.0..1.0).contains(&v) {
+        return Err(CliError::flag(flag, format!("must be in [0, 1), got {v}")));
+    }
+    Ok(v)
+}
+
+fn at_least_one(flag: &str, v: Option<usize>, default: usize) -> Result<usize> {
+    match v.unwrap_or(default) {
+        0 => Err(CliError::flag(flag, "must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+impl Settings {
+    fn resolve(a: &TrainArgs) -> Result<Settings> {
+        let hidden = match a.hidden.as_deref().map(str::trim) {
+            None => vec![64],
+            Some("") => vec![],
+            Some(h) => h
+                .split(',')
+                .map(|w| match w.trim().parse::<usize>() {
+                    Ok(0) | Err(_) => Err(CliError::flag(
+                        "--hidden",
+                        format!("expected widths ≥ 1 separated by commas (e.g. 64,32), got {h:?}"),
+                    )),
+                    Ok(n) => Ok(n),
+                })
+                .collect::<Result<_>>()?,
+        };
+        let act = a.activation.clone().unwrap_or_else(|| "relu".into());
+        if activation(&act).is_none() {
+            return Err(CliError::flag(
+                "--activation",
+                format!("unknown activation {act:?}; expected one of {}", ACTIVATIONS.join(", ")),
+            ));
+        }
+        let dropout = a.dropout.unwrap_or(0.0);
+        if !(0.0..1.0).contains(&dropout) {
+            return Err(CliError::flag("--dropout", format!("must be in [0, 1), got {dropout}")));
+        }
+        let task = a
+            .task
+            .as_deref()
+            .map(|t| t.parse::<Task>().map_err(|m| CliError::flag("--task", m)))
+            .transpose()?;
+        let (optimizer, hyper) = a.opt.resolve("Adam", 1e-3)?;
+        let batch_size = match &a.batch_size {
+            None => BatchSize::Size(32),
+            Some(b) => b
+                .parse::<BatchSize>()
+                .map_err(|m| CliError::flag("--batch-size", m))?,
+        };
+        let scaler = match &a.scaler {
+            None => ScalerKind::Standard,
+            Some(s) => s.parse().map_err(|m: String| CliError::flag("--scaler", m))?,
+        };
+        let on_divergence = a.on_divergence.clone().unwrap_or_else(|| "rollback".into());
+        if !matches!(on_divergence.as_str(), "stop" | "rollback") {
+            return Err(CliError::flag(
+                "--on-divergence",
+                format!("expected stop or rollback, got {on_divergence:?}"),
+            ));
+        }
+        if let Some(c) = a.clip_norm {
+            if !(c > 0.0 && c.is_finite()) {
+                return Err(CliError::flag("--clip-norm", format!("must be a positive number, got {c}")));
+            }
+        }
+        if a.threads == Some(0) {
+            return Err(CliError::flag("--threads", "must be at least 1"));
+        }
+        let val_split = positive_fraction("--val-split", a.val_split, 0.1)?;
+        let test_split = positive_fraction("--test-split", a.test_split, 0.2)?;
+        if val_split + test_split >= 0.95 {
+            return Err(CliError::flag(
+                "--val-split",
+                format!("validation {val_split} + test {test_split} leave too few training rows"),
+            ));
+        }
+        let monitor = a.monitor.clone().unwrap_or_else(|| "val_loss".into());
+        let known = ["loss", "accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"];
+        let ok = monitor == "train_loss"
+            || monitor.strip_prefix("val_").is_some_and(|m| known.contains(&m));
+        if !ok {
+            return Err(CliError::flag(
+                "--monitor",
+                format!("unknown metric {monitor:?}; expected train_loss or val_ followed by one of {}", known.join(", ")),
+            ));
+        }
+        Ok(Settings {
+            data: a.data.clone().unwrap_or_else(|| "digits".into()),
+            target: a
+                .target
+                .as_deref()
+                .map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            task,
+            hidden,
+            activation: act,
+            dropout,
+            loss: a.loss.clone(),
+            loss_options: parse_key_values("--loss-opt", &a.loss_opt)?,
+            optimizer,
+            hyper,
+            schedule: a.schedule.clone(),
+            sched: parse_key_values("--sched", &a.sched)?,
+            batch_size,
+            epochs: at_least_one("--epochs", a.epochs, 50)?,
+            max_steps: a.max_steps,
+            early_stopping: a.early_stopping,
+            monitor,
+            seed: a.seed.unwrap_or(0),
+            val_split,
+            test_split,
+            scaler,
+            clip_norm: a.clip_norm,
+            accumulate: at_least_one("--accumulate", a.accumulate, 1)?,
+            checkpoint_every: at_least_one("--checkpoint-every", a.checkpoint_every, 1)?,
+            keep_checkpoints: at_least_one("--keep-checkpoints", a.keep_checkpoints, 3)?,
+            on_divergence,
+        })
+    }
+}
+
+/// The data of a run, split and scaled.
+pub struct Prepared {
+    pub table: Table,
+    pub split: Split,
+    pub spec: ModelSpec,
+    pub train: TensorDataset,
+    pub val: TensorDataset,
+    pub test: TensorDataset,
+}
+
+/// Standardization of regression targets (fitted on the training rows).
+fn target_scaler(table: &Table, rows: &[usize]) -> Scaler {
+    match &table.target {
+        Some(TargetColumn::Values { values, width }) => {
+            Scaler::fit(ScalerKind::Standard, values, *width, rows)
+        }
+        _ => Scaler::None,
+    }
+}
+
+/// The rows of a table as a dataset, features and targets scaled by `spec`.
+pub fn dataset(table: &Table, spec: &ModelSpec, rows: &[usize]) -> TensorDataset {
+    let d = table.num_features();
+    let mut x = table.features.clone();
+    spec.scaler.transform(&mut x, d);
+    let mut t = table.clone();
+    if let Some(TargetColumn::Values { values, width }) = &mut t.target {
+        spec.target_scaler.transform(values, *width);
+    }
+    TensorDataset::from_table(&t, &x, rows, DType::F32, None)
+}
+
+fn default_loss(task: Task) -> &'static str {
+    match task {
+        Task::Classification => "CrossEntropyLoss",
+        Task::Regression => "MSELoss",
+    }
+}
+
+fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prepared> {
+    let opts = CsvOptions {
+        targets: s.target.clone(),
+        task: s.task,
+        ..CsvOptions::default()
+    };
+    let table = load_table(&s.data, &opts)?;
+    let task = table.task.unwrap_or(Task::Regression);
+    let classes = match &table.target {
+        Some(TargetColumn::Classes { indices, .. }) => Some(indices.as_slice()),
+        _ => None,
+    };
+    let split = match saved_split {
+        Some(sp) => sp,
+        None => split(table.rows, classes, s.val_split, s.test_split, s.seed)?,
+    };
+    if split.train.is_empty() || split.test.is_empty() {
+        return Err(CliError::flag(
+            "--data",
+            format!("{}: {} rows are too few to split into train/validation/test", s.data, table.rows),
+        ));
+    }
+    let d = table.num_features();
+    let outputs = match &table.target {
+        Some(TargetColumn::Classes { labels, .. }) => labels.len(),
+        Some(TargetColumn::Values { width, .. }) => *width,
+        None => unreachable!("training data always has a target"),
+    };
+    let loss = s.loss.clone().unwrap_or_else(|| default_loss(task).into());
+    let spec = ModelSpec {
+        format: "downhill-model/1".into(),
+        task,
+        architecture: Architecture {
+            kind: "mlp".into(),
+            inputs: d,
+            hidden: s.hidden.clone(),
+            outputs,
+            activation: s.activation.clone(),
+            dropout: s.dropout,
+        },
+        feature_names: table.feature_names.clone(),
+        target_names: table.target_names.clone(),
+        class_labels: table.class_labels().map(<[String]>::to_vec),
+        scaler: Scaler::fit(s.scaler, &table.features, d, &split.train),
+        target_scaler: target_scaler(&table, &split.train),
+        loss,
+        loss_options: Value::Object(s.loss_options.clone()),
+    };
+    if !quiet {
+        let what = match &spec.class_labels {
+            Some(l) => format!("{} classes", l.len()),
+            None => format!("{outputs} target(s)"),
+        };
+        println!(
+            "data: {} — {} rows, {d} features, target {} ({what}), {task}{}",
+            s.data,
+            table.rows,
+            table.target_names.join(","),
+            if table.task_inferred { " (inferred; set --task to override)" } else { "" }
+        );
+        println!(
+            "split: {} train / {} validation / {} test{} (seed {})",
+            split.train.len(),
+            split.val.len(),
+            split.test.len(),
+            if classes.is_some() { ", stratified" } else { "" },
+            s.seed
+        );
+    }
+    let train = dataset(&table, &spec, &split.train);
+    let val = dataset(&table, &spec, &split.val);
+    let test = dataset(&table, &spec, &split.test);
+    Ok(Prepared { table, split, spec, train, val, test })
+}
+
+/// The loss a model description names.
+///
+/// **Errors** naming `--loss` if it does not fit the task or its options are invalid.
+pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
+    let classification_losses = ["CrossEntropyLoss", "MultiMarginLoss", "NLLLoss"];
+    let is_class = classification_losses.contains(&spec.loss.as_str());
+    if is_class != (spec.task == Task::Classification) {
+        return Err(CliError::flag(
+            "--loss",
+            format!(
+                "{} does not fit a {} target; use {}",
+                spec.loss,
+                spec.task,
+                default_loss(spec.task)
+            ),
+        ));
+    }
+    downhill::loss::from_config(&spec.loss, &spec.loss_options).map_err(|e| match e {
+        downhill::Error::InvalidArgument { name, message } => {
+            CliError::flag(format!("--loss {name}"), message)
+        }
+        other => CliError::Lib(other),
+    })
+}
+
+fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
+    let model = p.spec.architecture.build(s.seed);
+    let mut opt = downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
+        .map_err(|e| build_error(&s.optimizer, e))?;
+    let loss = build_loss(&p.spec)?;
+    let batches = match s.batch_size {
+        BatchSize::Full => 1,
+        BatchSize::Size(n) => p.train.len().div_ceil(n),
+    };
+    let steps_per_epoch = batches.div_ceil(s.accumulate);
+    let schedule = match s.schedule.as_deref() {
+        None => Schedule::None,
+        Some("ReduceLROnPlateau") => Schedule::Plateau(plateau(s, opt.as_mut())?),
+        Some(name) => {
+            let mut params = Value::Object(s.sched.clone());
+            let per_step = matches!(name, "OneCycleLR" | "CyclicLR");
+            if name == "OneCycleLR" && params.get("total_steps").is_none() && params.get("epochs").is_none() {
+                params["total_steps"] = json!(steps_per_epoch * s.epochs);
+            }
+            let sched = downhill::schedule::from_config(name, &params, opt.as_mut()).map_err(|e| match e {
+                downhill::Error::InvalidArgument { name: what, message } => {
+                    let flag = if what == name { "--schedule".to_string() } else { format!("--sched {}", what.trim_start_matches(&format!("{name}."))) };
+                    CliError::flag(flag, message)
+                }
+                other => CliError::Lib(other),
+            })?;
+            if per_step { Schedule::PerStep(sched) } else { Schedule::PerEpoch(sched) }
+        }
+    };
+    let config = TrainConfig {
+        epochs: s.epochs,
+        max_steps: s.max_steps,
+        batch_size: s.batch_size,
+        shuffle: true,
+        drop_last: false,
+        seed: s.seed,
+        accumulate: s.accumulate,
+        clip_norm: s.clip_norm,
+        clip_value: None,
+        monitor: Monitor::new(&s.monitor),
+        early_stopping: s.early_stopping.map(EarlyStopping::new),
+        divergence: if s.on_divergence == "stop" {
+            DivergencePolicy::Stop
+        } else {
+            DivergencePolicy::Rollback { max_retries: 5 }
+        },
+        checkpoint_dir: Some(run.file("checkpoints")),
+        checkpoint_every: s.checkpoint_every,
+        keep_last: s.keep_checkpoints,
+        history_csv: Some(run.file("history.csv")),
+        progress: !quiet,
+        log_every: if quiet { 0 } else { s.epochs.div_ceil(10).max(1) },
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(Box::new(model), loss, opt, config).with_schedule(schedule);
+    t.set_extra(json!({"settings": s, "split": p.split}));
+    Ok(t)
+}
+
+fn plateau(s: &Settings, opt: &mut dyn downhill::optim::Optimizer) -> Result<ReduceLROnPlateau> {
+    let mut r = ReduceLROnPlateau::new(opt);
+    let mode = Monitor::new(&s.monitor).mode;
+    r = r.mode(match mode {
+        downhill::train::Mode::Min => downhill::schedule::PlateauMode::Min,
+        downhill::train::Mode::Max => downhill::schedule::PlateauMode::Max,
+    });
+    for (k, v) in &s.sched {
+        let bad = || CliError::flag(format!("--sched {k}"), "must be a number ≥ 0");
+        let x = v.as_f64().filter(|x| *x >= 0.0).ok_or_else(bad)?;
+        r = match k.as_str() {
+            "factor" if x < 1.0 => r.factor(x),
+            "patience" => r.patience(x as usize),
+            "cooldown" => r.cooldown(x as usize),
+            "min_lr" => r.min_lr(x),
+            "eps" => r.eps(x),
+            "threshold" => r.threshold(x, downhill::schedule::ThresholdMode::Rel),
+            "factor" => return Err(CliError::flag("--sched factor", "must be below 1")),
+            _ => {
+                return Err(CliError::flag(
+                    format!("--sched {k}"),
+                    "ReduceLROnPlateau takes factor, patience, cooldown, min_lr, eps, threshold (mode follows --monitor)",
+                ))
+            }
+        };
+    }
+    Ok(r)
+}
+
+/// Where `--resume DIR` finds its checkpoint.
+fn resume_checkpoint(dir: &Path) -> Result<PathBuf> {
+    if dir.is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    latest_checkpoint(&dir.join("checkpoints"))
+        .or_else(|| latest_checkpoint(dir))
+        .ok_or_else(|| {
+            CliError::flag(
+                "--resume",
+                format!("{}: no checkpoint found (expected checkpoints/epoch-*.safetensors)", dir.display()),
+            )
+        })
+}
+
+/// Runs `downhill train`; returns the process exit code (1 if training diverged).
+pub fn run(args: TrainArgs) -> Result<i32> {
+    let args = match &args.config {
+        Some(path) => crate::config::apply(path, args.clone())?,
+        None => args,
+    };
+    if let Some(n) = args.threads {
+        if n == 0 {
+            return Err(CliError::flag("--threads", "must be at least 1"));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| CliError::flag("--threads", e.to_string()))?;
+    }
+    let quiet = args.quiet;
+    let (settings, checkpoint) = match &args.resume {
+        None => (Settings::resolve(&args)?, None),
+        Some(dir) => {
+            let fixed = [
+                ("--data", args.data.is_some()),
+                ("--target", args.target.is_some()),
+                ("--hidden", args.hidden.is_some()),
+                ("--optimizer", args.opt.optimizer.is_some()),
+                ("--lr", args.opt.lr.is_some()),
+                ("--batch-size", args.batch_size.is_some()),
+                ("--seed", args.seed.is_some()),
+                ("--schedule", args.schedule.is_some()),
+            ];
+            if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
+                return Err(CliError::flag(
+                    *flag,
+                    "cannot be changed when resuming: the run's settings come from its checkpoint (--epochs, --max-steps, --early-stopping and --out can)",
+                ));
+            }
+            let path = resume_checkpoint(dir)?;
+            let ck = Checkpoint::load(&path)?;
+            let mut s: Settings = serde_json::from_value(ck.state["extra"]["settings"].clone()).map_err(|e| {
+                CliError::flag("--resume", format!("{}: not a checkpoint of `downhill train` ({e})", path.display()))
+            })?;
+            if let Some(e) = args.epochs {
+                s.epochs = at_least_one("--epochs", Some(e), 1)?;
+            }
+            s.max_steps = args.max_steps.or(s.max_steps);
+            s.early_stopping = args.early_stopping.or(s.early_stopping);
+            (s, Some((path, ck)))
+        }
+    };
+    let saved_split: Option<Split> = checkpoint
+        .as_ref()
+        .map(|(_, ck)| serde_json::from_value(ck.state["extra"]["split"].clone()))
+        .transpose()
+        .map_err(|e| CliError::flag("--resume", format!("the checkpoint's split is unreadable: {e}")))?;
+    let prepared = prepare(&settings, saved_split, quiet)?;
+    let out = args.out.clone().unwrap_or_else(default_out);
+    let run = RunDir::create(&out)?;
+    let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?;
+    if let Some((path, ck)) = &checkpoint {
+        trainer.restore(ck, path)?;
+        if !quiet {
+            println!("resumed from {} at epoch {}", path.display(), trainer.epoch());
+        }
+    }
+    if !quiet {
+        let arch = &prepared.spec.architecture;
+        let mut widths = vec![arch.inputs.to_string()];
+        widths.extend(arch.hidden.iter().map(|h| h.to_string()));
+        widths.push(arch.outputs.to_string());
+        println!(
+            "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs",
+            widths.join(" → "),
+            arch.activation,
+            if arch.dropout > 0.0 { format!(", dropout {}", arch.dropout) } else { String::new() },
+            trainer.model().num_parameters(),
+            settings.optimizer,
+            settings.hyper,
+            prepared.spec.loss,
+            settings.batch_size,
+            settings.epochs
+        );
+    }
+    let started = std::time::Instant::now();
+    let report = trainer.fit(&prepared.train, Some(&prepared.val))?;
+    let seconds = started.elapsed().as_secs_f64();
+    trainer.model_mut().eval();
+    let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
+    write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
+    let out = run.finish()?;
+    if !quiet || report.stopped_because == StopReason::Divergence {
+        report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    }
+    Ok(if report.stopped_because == StopReason::Divergence { 1 } else { 0 })
+}
+
+fn write_outputs(run: &RunDir, t: &Trainer, p: &Prepared, report: &Report, metrics: &Value) -> Result<()> {
+    downhill::nn::save_safetensors(t.model(), run.file("model.safetensors"))?;
+    let spec = serde_json::to_string_pretty(&p.spec).expect("spec serializes");
+    downhill::nn::write_atomic(&run.file("model.json"), spec.as_bytes())?;
+    let m = serde_json::to_string_pretty(metrics).expect("metrics serialize");
+    downhill::nn::write_atomic(&run.file("metrics.json"), m.as_bytes())?;
+    downhill::train::write_history_csv(&run.file("history.csv"), &report.history)?;
+    report::plot_curves(run, &p.spec, report)?;
+    Ok(())
+}
