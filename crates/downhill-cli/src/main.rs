@@ -2,9 +2,9 @@
 use clap::{Parser, Subcommand};
 
 mod error;
-mod expr;
 mod minimize;
 mod opt_args;
+mod plot;
 
 use error::CliError;
 
