@@ -112,6 +112,7 @@ fn loss_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, run: &Run) -> D
         let mut c = chart.build_cartesian_2d(0.0..steps, (lo / 1.5..hi * 1.5).log_scale())?;
         c.configure_mesh()
             .x_desc("step")
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("f (log scale)")
             .y_label_formatter(&|v| format!("{v:.0e}"))
             .draw()?;
@@ -119,7 +120,11 @@ fn loss_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, run: &Run) -> D
     } else {
         let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1.0));
         let mut c = chart.build_cartesian_2d(0.0..steps, lo - pad..hi + pad)?;
-        c.configure_mesh().x_desc("step").y_desc("f").draw()?;
+        c.configure_mesh()
+            .x_desc("step")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_desc("f")
+            .draw()?;
         c.draw_series(LineSeries::new(pts, style))?;
     }
     Ok(())
