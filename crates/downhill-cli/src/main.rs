@@ -1,10 +1,18 @@
 //! The `downhill` command line: train, predict, evaluate, minimize.
 use clap::{Parser, Subcommand};
 
+mod config;
+mod datasets;
 mod error;
-mod expr;
 mod minimize;
 mod opt_args;
+mod plot;
+mod predict;
+mod report;
+mod rundir;
+mod source;
+mod spec;
+mod train;
 
 use error::CliError;
 
@@ -18,6 +26,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train an MLP on a CSV/NPY file or a built-in dataset (iris, digits, diabetes).
+    Train(Box<train::TrainArgs>),
+    /// Predict with a trained model: class labels and probabilities, or values.
+    Predict(predict::PredictArgs),
+    /// Evaluate a trained model on labelled data (the metrics of metrics.json).
+    Evaluate(predict::EvaluateArgs),
     /// Minimize a differentiable expression of named variables.
     Minimize(minimize::MinimizeArgs),
 }
@@ -49,11 +63,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let result: Result<(), CliError> = match cli.command {
-        Command::Minimize(args) => minimize::run(args),
+    let result: Result<i32, CliError> = match cli.command {
+        Command::Train(args) => train::run(*args),
+        Command::Predict(args) => predict::run_predict(args).map(|()| 0),
+        Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
+        Command::Minimize(args) => minimize::run(args).map(|()| 0),
     };
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(2);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
     }
 }
