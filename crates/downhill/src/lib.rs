@@ -35,6 +35,7 @@ pub mod ops;
 pub mod optim;
 pub mod schedule;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{
     gradcheck, is_grad_enabled, no_grad, GradcheckError, GradcheckOptions, Gradients, NoGradGuard,
