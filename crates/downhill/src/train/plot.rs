@@ -28,7 +28,8 @@ use crate::{Error, Result};
 pub struct Series {
     /// The legend entry.
     pub name: String,
-    /// `(x, y)` points in drawing order; non-finite points are skipped.
+    /// `(x, y)` points in drawing order; non-finite points (and ones beyond
+    /// ±1e300, which no axis can span) are skipped.
     pub points: Vec<(f64, f64)>,
 }
 
@@ -56,7 +57,7 @@ impl Series {
         self.points
             .iter()
             .copied()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter(|&(x, y)| drawable(x) && drawable(y))
     }
 }
 
@@ -236,6 +237,10 @@ fn register_font() {
     });
 }
 
+fn drawable(v: f64) -> bool {
+    v.is_finite() && v.abs() <= 1e300
+}
+
 fn min_max(it: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     it.fold(None, |acc, v| match acc {
         None => Some((v, v)),
@@ -254,6 +259,12 @@ fn spans_decades(series: &[Series]) -> bool {
 fn padded(range: Option<(f64, f64)>, frac: f64) -> Range<f64> {
     let Some((lo, hi)) = range else {
         return 0.0..1.0;
+    };
+    // Spans below float noise count as equal values.
+    let hi = if hi - lo > 1e-12 * lo.abs().max(hi.abs()) {
+        hi
+    } else {
+        lo
     };
     let pad = if hi > lo {
         (hi - lo) * frac
@@ -314,23 +325,68 @@ fn panel<DB: DrawingBackend>(
     let ys = || series.iter().flat_map(|s| s.finite().map(|p| p.1));
     let x = padded(min_max(xs), 0.02);
     match min_max(ys()) {
-        Some((lo, hi)) if chart.log_y && lo > 0.0 => {
-            let f = if hi > lo {
+        Some((lo, hi)) if chart.log_y && lo > 0.0 && hi / lo < 1e200 => {
+            let f = if hi > lo * (1.0 + 1e-12) {
                 (hi / lo).powf(0.05).max(1.05)
             } else {
                 2.0
             };
+            let (a, b) = (lo / f, hi * f);
+            let corner = legend_corner(series, &x, |y| (y / a).ln() / (b / a).ln());
             draw_lines(
                 area,
                 chart,
                 series,
                 color_offset,
                 x,
-                (lo / f..hi * f).log_scale(),
+                (a..b).log_scale(),
+                corner,
             )
         }
-        r => draw_lines(area, chart, series, color_offset, x, padded(r, 0.05)),
+        r => {
+            let y = padded(r, 0.05);
+            let corner = legend_corner(series, &x, |v| (v - y.start) / (y.end - y.start));
+            draw_lines(area, chart, series, color_offset, x, y, corner)
+        }
     }
+}
+
+/// The legend corner that covers the fewest points of the lines (sampled
+/// along each segment), preferring the upper right.
+fn legend_corner(
+    series: &[Series],
+    x: &Range<f64>,
+    y01: impl Fn(f64) -> f64,
+) -> SeriesLabelPosition {
+    use SeriesLabelPosition::*;
+    let mut hits = [0usize; 4];
+    let corners = [
+        (UpperRight, true, true),
+        (UpperLeft, false, true),
+        (LowerRight, true, false),
+        (LowerLeft, false, false),
+    ];
+    let x01 = |v: f64| (v - x.start) / (x.end - x.start);
+    for s in series {
+        let pts: Vec<(f64, f64)> = s.finite().map(|(px, py)| (x01(px), y01(py))).collect();
+        let segs = pts
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+            .chain(pts.first().map(|&p| (p, p)));
+        for ((x0, y0), (x1, y1)) in segs {
+            for k in 0..=8 {
+                let t = k as f64 / 8.0;
+                let (u, v) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+                for (n, &(_, right, up)) in corners.iter().enumerate() {
+                    let in_x = if right { u > 0.55 } else { u < 0.45 };
+                    let in_y = if up { v > 0.7 } else { v < 0.3 };
+                    hits[n] += (in_x && in_y) as usize;
+                }
+            }
+        }
+    }
+    let best = (0..4).min_by_key(|&n| hits[n]).unwrap_or(0);
+    corners.into_iter().nth(best).map_or(UpperRight, |c| c.0)
 }
 
 fn draw_lines<DB: DrawingBackend, Y>(
@@ -340,6 +396,7 @@ fn draw_lines<DB: DrawingBackend, Y>(
     color_offset: usize,
     x: Range<f64>,
     y: Y,
+    corner: SeriesLabelPosition,
 ) -> DrawResult<DB::ErrorType>
 where
     Y: AsRangedCoord<Value = f64>,
@@ -377,7 +434,8 @@ where
     }
     if !series.is_empty() {
         ctx.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(corner)
+            .margin(8)
             .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))

@@ -43,8 +43,8 @@ impl Scale {
 
 impl Grid {
     /// Samples `f` over `[x0, x1] × [y0, y1]`; the scale is logarithmic when
-    /// the values are skewed over orders of magnitude (max above 20× the
-    /// median, measured from the minimum).
+    /// the values are skewed over orders of magnitude (max above 30× the
+    /// first quartile, measured from the minimum).
     pub fn sample(f: &dyn Fn(f64, f64) -> f64, x: (f64, f64), y: (f64, f64), n: usize) -> Grid {
         let axis = |(a, b): (f64, f64)| -> Vec<f64> {
             (0..=n).map(|i| a + (b - a) * i as f64 / n as f64).collect()
@@ -61,11 +61,11 @@ impl Grid {
         finite.sort_by(f64::total_cmp);
         let scale = match (finite.first(), finite.last()) {
             (Some(&lo), Some(&hi)) if hi > lo && (hi - lo).is_finite() => {
-                let median = finite[finite.len() / 2] - lo;
-                if hi - lo > 20.0 * median {
+                let q1 = finite[finite.len() / 4] - lo;
+                if hi - lo > 30.0 * q1 {
                     Scale::Log {
                         min: lo,
-                        eps: ((hi - lo) * 1e-6).max(f64::MIN_POSITIVE),
+                        eps: ((hi - lo) * 1e-4).max(f64::MIN_POSITIVE),
                     }
                 } else {
                     Scale::Linear
