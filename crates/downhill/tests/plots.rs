@@ -79,6 +79,9 @@ fn curves() -> (Vec<Series>, Vec<Series>) {
     )
 }
 
+/// A function of two variables, as `contour_path` takes it.
+type Field = dyn Fn(f64, f64) -> f64;
+
 fn rosenbrock(x: f64, y: f64) -> f64 {
     (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
 }
@@ -244,8 +247,7 @@ fn contour_path_edge_cases() {
     let nan_half = |x: f64, y: f64| if x < 0.0 { f64::NAN } else { x * x + y * y };
     let flat = |_: f64, _: f64| 1.0;
     let never = |_: f64, _: f64| f64::INFINITY;
-    let fs: [(&str, &dyn Fn(f64, f64) -> f64); 3] =
-        [("nan-half", &nan_half), ("flat", &flat), ("never", &never)];
+    let fs: [(&str, &Field); 3] = [("nan-half", &nan_half), ("flat", &flat), ("never", &never)];
     let trails: [&[(f64, f64)]; 3] = [
         &[],
         &[(0.5, 0.5)],

@@ -692,3 +692,81 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_font_parses() {
+        assert!(plotters::style::register_font("downhill-test", FontStyle::Normal, FONT).is_ok());
+    }
+
+    #[test]
+    fn format_by_extension() {
+        assert_eq!(format_of(Path::new("a/b.png")).unwrap(), Format::Png);
+        assert_eq!(format_of(Path::new("b.SVG")).unwrap(), Format::Svg);
+        for bad in ["b.jpg", "b", "png", "b.png.tmp"] {
+            assert!(matches!(
+                format_of(Path::new(bad)),
+                Err(Error::InvalidArgument { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        let cases = [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (2.25, "2.25"),
+            (1234.5678, "1235"),
+            (0.012345, "0.01235"),
+            (1e-4, "1e-4"),
+            (-2.5e7, "-2.5e7"),
+            (0.30000000000000004, "0.3"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(fmt_num(&v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn padded_ranges_are_proper() {
+        assert_eq!(padded(None, 0.05), 0.0..1.0);
+        assert_eq!(padded(Some((0.0, 0.0)), 0.05), -1.0..1.0);
+        let r = padded(Some((2.0, 2.0)), 0.05);
+        assert!(r.start < 2.0 && r.end > 2.0);
+        let r = padded(Some((0.0, 10.0)), 0.05);
+        assert!((r.start + 0.5).abs() < 1e-12 && (r.end - 10.5).abs() < 1e-12);
+        let r = padded(Some((-1e300, 1e300)), 0.05);
+        assert!(r.start.is_finite() && r.end.is_finite() && r.start < r.end);
+    }
+
+    #[test]
+    fn legend_avoids_the_data() {
+        let rising = [Series::per_epoch("acc", &[0.1, 0.5, 0.8, 0.9, 0.95])];
+        let falling = [Series::per_epoch("loss", &[2.0, 1.0, 0.5, 0.3, 0.2])];
+        let corner = |s: &[Series]| {
+            let lim = |k| {
+                min_max(
+                    s.iter()
+                        .flat_map(|s| s.finite().map(move |p| if k { p.0 } else { p.1 })),
+                )
+            };
+            let (x, y) = (padded(lim(true), 0.02), padded(lim(false), 0.05));
+            legend_corner(s, &x, |v| (v - y.start) / (y.end - y.start))
+        };
+        assert!(matches!(corner(&falling), SeriesLabelPosition::UpperRight));
+        assert!(!matches!(corner(&rising), SeriesLabelPosition::UpperRight));
+    }
+
+    #[test]
+    fn spans_decades_needs_positive_values() {
+        assert!(spans_decades(&[Series::per_epoch("l", &[10.0, 0.01])]));
+        assert!(!spans_decades(&[Series::per_epoch("l", &[10.0, 1.0])]));
+        assert!(!spans_decades(&[Series::per_epoch("l", &[10.0, 0.0])]));
+        assert!(!spans_decades(&[]));
+    }
+}
