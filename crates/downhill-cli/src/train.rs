@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use downhill::data::{
-    split, BatchSize, CsvOptions, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
+    split, BatchSize, CsvOptions, Dataset, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
     TensorDataset,
 };
 use downhill::loss::Loss;
@@ -278,9 +278,8 @@ impl Settings {
     }
 }
 
-/// The data of a run, split and scaled.
+/// The data of a run, split and scaled, and the model's description.
 pub struct Prepared {
-    pub table: Table,
     pub split: Split,
     pub spec: ModelSpec,
     pub train: TensorDataset,
@@ -389,7 +388,7 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
     let train = dataset(&table, &spec, &split.train);
     let val = dataset(&table, &spec, &split.val);
     let test = dataset(&table, &spec, &split.test);
-    Ok(Prepared { table, split, spec, train, val, test })
+    Ok(Prepared { split, spec, train, val, test })
 }
 
 /// The loss a model description names.

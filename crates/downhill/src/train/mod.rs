@@ -26,6 +26,7 @@
 mod checkpoint;
 mod history;
 mod metrics;
+pub mod plot;
 mod progress;
 mod stopping;
 mod trainer;
