@@ -68,7 +68,7 @@ pub fn final_metrics(model: &dyn Module, p: &Prepared, report: &Report) -> Resul
 /// The closing lines of `downhill train`.
 pub fn print_summary(spec: &ModelSpec, report: &Report, metrics: &Value, seconds: f64, out: &Path) {
     println!(
-        "stopped: {} — {} ({} epochs, {} steps, {seconds:.2} s)",
+        "stopped ({}): {}; {} epochs, {} steps in {seconds:.2} s",
         report.stopped_because, report.message, report.epochs_run, report.steps
     );
     let keys: &[&str] = match spec.task {

@@ -38,7 +38,7 @@ pub struct TrainArgs {
     /// classification or regression [default: inferred from the target]
     #[arg(long)]
     pub task: Option<String>,
-    /// Hidden layer widths, e.g. 64,32 ("" for none: a linear model) [default: 64]
+    /// Hidden layer widths, e.g. 64,32 ("" for none: a linear model) [default: 128]
     #[arg(long)]
     pub hidden: Option<String>,
     /// Activation between layers (relu, tanh, gelu, silu, ...) [default: relu]
@@ -64,7 +64,7 @@ pub struct TrainArgs {
     /// Samples per step: full (full-batch), 1 (stochastic) or N (mini-batch) [default: 32]
     #[arg(long = "batch-size")]
     pub batch_size: Option<String>,
-    /// Epoch budget [default: 50]
+    /// Epoch budget [default: 100]
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Optimizer-step budget
@@ -170,7 +170,7 @@ fn at_least_one(flag: &str, v: Option<usize>, default: usize) -> Result<usize> {
 impl Settings {
     fn resolve(a: &TrainArgs) -> Result<Settings> {
         let hidden = match a.hidden.as_deref().map(str::trim) {
-            None => vec![64],
+            None => vec![128],
             Some("") => vec![],
             Some(h) => h
                 .split(',')
@@ -261,7 +261,7 @@ impl Settings {
             schedule: a.schedule.clone(),
             sched: parse_key_values("--sched", &a.sched)?,
             batch_size,
-            epochs: at_least_one("--epochs", a.epochs, 50)?,
+            epochs: at_least_one("--epochs", a.epochs, 100)?,
             max_steps: a.max_steps,
             early_stopping: a.early_stopping,
             monitor,

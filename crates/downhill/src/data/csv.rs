@@ -309,7 +309,7 @@ pub fn parse_csv(bytes: &[u8], path: &Path, opts: &CsvOptions) -> Result<Table> 
                     line,
                     c + 1,
                     format!(
-                        "non-finite value {} in feature column {} (allow_non_finite accepts it)",
+                        "non-finite value {} in feature column {}",
                         quote(cell),
                         quote(&names[c])
                     ),

@@ -407,7 +407,7 @@ fn table_from_arrays(
             let v = row[c];
             if !v.is_finite() && !opts.allow_non_finite {
                 return Err(perr(format!(
-                    "non-finite value {v} in feature {} at row {r} (allow_non_finite accepts it)",
+                    "non-finite value {v} in feature {} at row {r}",
                     all_names[c]
                 )));
             }

@@ -174,7 +174,7 @@ pub(crate) fn build_target(
                         row,
                         t,
                         format!(
-                            "non-finite value {} in target column {} (allow_non_finite accepts it)",
+                            "non-finite value {} in target column {}",
                             quote(&t.cell_text(row)),
                             quote(&t.name)
                         ),
