@@ -6,10 +6,7 @@ pub fn embedded(name: &str) -> Option<(&'static str, &'static [u8])> {
     match name.to_ascii_lowercase().as_str() {
         "iris" => Some(("iris.csv", include_bytes!("../../../data/iris.csv"))),
         "digits" => Some(("digits.csv", include_bytes!("../../../data/digits.csv"))),
-        "diabetes" => Some((
-            "diabetes.csv",
-            include_bytes!("../../../data/diabetes.csv"),
-        )),
+        "diabetes" => Some(("diabetes.csv", include_bytes!("../../../data/diabetes.csv"))),
         _ => None,
     }
 }

@@ -47,7 +47,7 @@ fn read(spec: &ModelSpec, data: &str, need_target: bool) -> Result<downhill::dat
         class_labels: spec.class_labels.clone(),
         ..CsvOptions::default()
     };
-    Ok(load_table(data, &opts)?)
+    load_table(data, &opts)
 }
 
 fn features(spec: &ModelSpec, table: &downhill::data::Table) -> Tensor {
@@ -123,7 +123,10 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let (spec, model) = ModelSpec::load(&args.model)?;
     let table = read(&spec, &args.data, true)?;
     if table.target.is_none() {
-        return Err(CliError::flag("--data", format!("{}: no target column {:?}", args.data, spec.target_names)));
+        return Err(CliError::flag(
+            "--data",
+            format!("{}: no target column {:?}", args.data, spec.target_names),
+        ));
     }
     let mut t = table.clone();
     if let Some(downhill::data::TargetColumn::Values { values, width }) = &mut t.target {
@@ -134,6 +137,9 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let rows: Vec<usize> = (0..t.rows).collect();
     let ds = TensorDataset::from_table(&t, &x, &rows, DType::F32, None);
     let m = metrics_on(&model, &spec, &ds)?;
-    println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(m)).expect("metrics serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::Value::Object(m)).expect("metrics serialize")
+    );
     Ok(())
 }

@@ -52,11 +52,20 @@ pub fn metrics_on(
 pub fn final_metrics(model: &dyn Module, p: &Prepared, report: &Report) -> Result<Value> {
     use downhill::data::Dataset;
     let mut out = Map::new();
-    out.insert("train".into(), Value::Object(metrics_on(model, &p.spec, &p.train)?));
+    out.insert(
+        "train".into(),
+        Value::Object(metrics_on(model, &p.spec, &p.train)?),
+    );
     if !p.val.is_empty() {
-        out.insert("val".into(), Value::Object(metrics_on(model, &p.spec, &p.val)?));
+        out.insert(
+            "val".into(),
+            Value::Object(metrics_on(model, &p.spec, &p.val)?),
+        );
     }
-    out.insert("test".into(), Value::Object(metrics_on(model, &p.spec, &p.test)?));
+    out.insert(
+        "test".into(),
+        Value::Object(metrics_on(model, &p.spec, &p.test)?),
+    );
     out.insert("stopped_because".into(), json!(report.stopped_because));
     out.insert("stop_message".into(), json!(report.message));
     out.insert("epochs_run".into(), json!(report.epochs_run));
@@ -79,7 +88,11 @@ pub fn print_summary(spec: &ModelSpec, report: &Report, metrics: &Value, seconds
         if let Some(m) = metrics.get(part) {
             let line: Vec<String> = keys
                 .iter()
-                .filter_map(|k| m.get(*k).and_then(Value::as_f64).map(|v| format!("{k} {v:.4}")))
+                .filter_map(|k| {
+                    m.get(*k)
+                        .and_then(Value::as_f64)
+                        .map(|v| format!("{k} {v:.4}"))
+                })
                 .collect();
             println!("{part:>5}: {}", line.join("  "));
         }
@@ -94,7 +107,10 @@ pub fn plot_curves(run: &RunDir, spec: &ModelSpec, report: &Report) -> Result<()
     let h = &report.history;
     let series = |name: &str, f: &dyn Fn(&downhill::train::EpochRecord) -> Option<f64>| Series {
         name: name.to_string(),
-        points: h.iter().filter_map(|r| f(r).map(|v| (r.epoch as f64, v))).collect(),
+        points: h
+            .iter()
+            .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
+            .collect(),
     };
     let loss = vec![
         series("train loss", &|r| Some(r.train_loss)),
@@ -104,7 +120,9 @@ pub fn plot_curves(run: &RunDir, spec: &ModelSpec, report: &Report) -> Result<()
         Task::Classification => "accuracy",
         Task::Regression => "r2",
     };
-    let metrics = vec![series(&format!("validation {metric}"), &|r| r.val.get(metric).copied())];
+    let metrics = vec![series(&format!("validation {metric}"), &|r| {
+        r.val.get(metric).copied()
+    })];
     let title = format!("downhill train — {}", spec.target_names.join(","));
     for ext in ["png", "svg"] {
         training_curves(&run.file(&format!("loss.{ext}")), &title, &loss, &metrics)?;

@@ -52,7 +52,10 @@ impl RunDir {
         if out.exists() {
             return Err(CliError::flag(
                 "--out",
-                format!("{} already exists; choose a new directory (nothing was overwritten)", out.display()),
+                format!(
+                    "{} already exists; choose a new directory (nothing was overwritten)",
+                    out.display()
+                ),
             ));
         }
         let parent = out

@@ -26,7 +26,10 @@ pub fn load_table(data: &str, opts: &CsvOptions) -> Result<Table> {
         ));
     }
     if path.is_dir() {
-        return Err(CliError::flag("--data", format!("{data}: is a directory, not a data file")));
+        return Err(CliError::flag(
+            "--data",
+            format!("{data}: is a directory, not a data file"),
+        ));
     }
     let ext = path
         .extension()

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use downhill::data::{Scaler, Task};
 use downhill::nn::{
-    Dropout, Linear, Module, Sequential, CELU, ELU, GELU, LeakyReLU, Mish, ReLU, SELU, SiLU,
-    Sigmoid, Softplus, Tanh,
+    Dropout, LeakyReLU, Linear, Mish, Module, ReLU, Sequential, SiLU, Sigmoid, Softplus, Tanh,
+    CELU, ELU, GELU, SELU,
 };
 use downhill::Generator;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,17 @@ use crate::error::{CliError, Result};
 
 /// The activations `--activation` accepts.
 pub const ACTIVATIONS: [&str; 11] = [
-    "relu", "leaky_relu", "elu", "celu", "selu", "gelu", "silu", "mish", "tanh", "sigmoid", "softplus",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "celu",
+    "selu",
+    "gelu",
+    "silu",
+    "mish",
+    "tanh",
+    "sigmoid",
+    "softplus",
 ];
 
 /// The activation module for `name`.
@@ -89,7 +99,10 @@ impl Architecture {
             m = m.push(Linear::new(width, h, true, &mut g));
             m.push_boxed(activation(&self.activation).expect("validated activation"));
             if self.dropout > 0.0 {
-                m = m.push(Dropout::new(self.dropout, seed.wrapping_add(1000 + i as u64)));
+                m = m.push(Dropout::new(
+                    self.dropout,
+                    seed.wrapping_add(1000 + i as u64),
+                ));
             }
             width = h;
         }

@@ -187,12 +187,18 @@ impl Settings {
         if activation(&act).is_none() {
             return Err(CliError::flag(
                 "--activation",
-                format!("unknown activation {act:?}; expected one of {}", ACTIVATIONS.join(", ")),
+                format!(
+                    "unknown activation {act:?}; expected one of {}",
+                    ACTIVATIONS.join(", ")
+                ),
             ));
         }
         let dropout = a.dropout.unwrap_or(0.0);
         if !(0.0..1.0).contains(&dropout) {
-            return Err(CliError::flag("--dropout", format!("must be in [0, 1), got {dropout}")));
+            return Err(CliError::flag(
+                "--dropout",
+                format!("must be in [0, 1), got {dropout}"),
+            ));
         }
         let task = a
             .task
@@ -208,7 +214,9 @@ impl Settings {
         };
         let scaler = match &a.scaler {
             None => ScalerKind::Standard,
-            Some(s) => s.parse().map_err(|m: String| CliError::flag("--scaler", m))?,
+            Some(s) => s
+                .parse()
+                .map_err(|m: String| CliError::flag("--scaler", m))?,
         };
         let on_divergence = a.on_divergence.clone().unwrap_or_else(|| "rollback".into());
         if !matches!(on_divergence.as_str(), "stop" | "rollback") {
@@ -219,7 +227,10 @@ impl Settings {
         }
         if let Some(c) = a.clip_norm {
             if !(c > 0.0 && c.is_finite()) {
-                return Err(CliError::flag("--clip-norm", format!("must be a positive number, got {c}")));
+                return Err(CliError::flag(
+                    "--clip-norm",
+                    format!("must be a positive number, got {c}"),
+                ));
             }
         }
         if a.threads == Some(0) {
@@ -234,13 +245,27 @@ impl Settings {
             ));
         }
         let monitor = a.monitor.clone().unwrap_or_else(|| "val_loss".into());
-        let known = ["loss", "accuracy", "f1_macro", "precision_macro", "recall_macro", "rmse", "mae", "r2"];
+        let known = [
+            "loss",
+            "accuracy",
+            "f1_macro",
+            "precision_macro",
+            "recall_macro",
+            "rmse",
+            "mae",
+            "r2",
+        ];
         let ok = monitor == "train_loss"
-            || monitor.strip_prefix("val_").is_some_and(|m| known.contains(&m));
+            || monitor
+                .strip_prefix("val_")
+                .is_some_and(|m| known.contains(&m));
         if !ok {
             return Err(CliError::flag(
                 "--monitor",
-                format!("unknown metric {monitor:?}; expected train_loss or val_ followed by one of {}", known.join(", ")),
+                format!(
+                    "unknown metric {monitor:?}; expected train_loss or val_ followed by one of {}",
+                    known.join(", ")
+                ),
             ));
         }
         Ok(Settings {
@@ -248,7 +273,12 @@ impl Settings {
             target: a
                 .target
                 .as_deref()
-                .map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .map(|t| {
+                    t.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             task,
             hidden,
@@ -335,7 +365,10 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
     if split.train.is_empty() || split.test.is_empty() {
         return Err(CliError::flag(
             "--data",
-            format!("{}: {} rows are too few to split into train/validation/test", s.data, table.rows),
+            format!(
+                "{}: {} rows are too few to split into train/validation/test",
+                s.data, table.rows
+            ),
         ));
     }
     let d = table.num_features();
@@ -374,21 +407,35 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
             s.data,
             table.rows,
             table.target_names.join(","),
-            if table.task_inferred { " (inferred; set --task to override)" } else { "" }
+            if table.task_inferred {
+                " (inferred; set --task to override)"
+            } else {
+                ""
+            }
         );
         println!(
             "split: {} train / {} validation / {} test{} (seed {})",
             split.train.len(),
             split.val.len(),
             split.test.len(),
-            if classes.is_some() { ", stratified" } else { "" },
+            if classes.is_some() {
+                ", stratified"
+            } else {
+                ""
+            },
             s.seed
         );
     }
     let train = dataset(&table, &spec, &split.train);
     let val = dataset(&table, &spec, &split.val);
     let test = dataset(&table, &spec, &split.test);
-    Ok(Prepared { split, spec, train, val, test })
+    Ok(Prepared {
+        split,
+        spec,
+        train,
+        val,
+        test,
+    })
 }
 
 /// The loss a model description names.
@@ -418,8 +465,9 @@ pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
 
 fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
     let model = p.spec.architecture.build(s.seed);
-    let mut opt = downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
-        .map_err(|e| build_error(&s.optimizer, e))?;
+    let mut opt =
+        downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
+            .map_err(|e| build_error(&s.optimizer, e))?;
     let loss = build_loss(&p.spec)?;
     let batches = match s.batch_size {
         BatchSize::Full => 1,
@@ -432,17 +480,33 @@ fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Resul
         Some(name) => {
             let mut params = Value::Object(s.sched.clone());
             let per_step = matches!(name, "OneCycleLR" | "CyclicLR");
-            if name == "OneCycleLR" && params.get("total_steps").is_none() && params.get("epochs").is_none() {
+            if name == "OneCycleLR"
+                && params.get("total_steps").is_none()
+                && params.get("epochs").is_none()
+            {
                 params["total_steps"] = json!(steps_per_epoch * s.epochs);
             }
-            let sched = downhill::schedule::from_config(name, &params, opt.as_mut()).map_err(|e| match e {
-                downhill::Error::InvalidArgument { name: what, message } => {
-                    let flag = if what == name { "--schedule".to_string() } else { format!("--sched {}", what.trim_start_matches(&format!("{name}."))) };
-                    CliError::flag(flag, message)
-                }
-                other => CliError::Lib(other),
-            })?;
-            if per_step { Schedule::PerStep(sched) } else { Schedule::PerEpoch(sched) }
+            let sched = downhill::schedule::from_config(name, &params, opt.as_mut()).map_err(
+                |e| match e {
+                    downhill::Error::InvalidArgument {
+                        name: what,
+                        message,
+                    } => {
+                        let flag = if what == name {
+                            "--schedule".to_string()
+                        } else {
+                            format!("--sched {}", what.trim_start_matches(&format!("{name}.")))
+                        };
+                        CliError::flag(flag, message)
+                    }
+                    other => CliError::Lib(other),
+                },
+            )?;
+            if per_step {
+                Schedule::PerStep(sched)
+            } else {
+                Schedule::PerEpoch(sched)
+            }
         }
     };
     let config = TrainConfig {
@@ -467,7 +531,11 @@ fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Resul
         keep_last: s.keep_checkpoints,
         history_csv: Some(run.file("history.csv")),
         progress: !quiet,
-        log_every: if quiet { 0 } else { s.epochs.div_ceil(10).max(1) },
+        log_every: if quiet {
+            0
+        } else {
+            s.epochs.div_ceil(10).max(1)
+        },
         ..TrainConfig::default()
     };
     let mut t = Trainer::new(Box::new(model), loss, opt, config).with_schedule(schedule);
@@ -514,7 +582,10 @@ fn resume_checkpoint(dir: &Path) -> Result<PathBuf> {
         .ok_or_else(|| {
             CliError::flag(
                 "--resume",
-                format!("{}: no checkpoint found (expected checkpoints/epoch-*.safetensors)", dir.display()),
+                format!(
+                    "{}: no checkpoint found (expected checkpoints/epoch-*.safetensors)",
+                    dir.display()
+                ),
             )
         })
 }
@@ -556,9 +627,16 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             }
             let path = resume_checkpoint(dir)?;
             let ck = Checkpoint::load(&path)?;
-            let mut s: Settings = serde_json::from_value(ck.state["extra"]["settings"].clone()).map_err(|e| {
-                CliError::flag("--resume", format!("{}: not a checkpoint of `downhill train` ({e})", path.display()))
-            })?;
+            let mut s: Settings = serde_json::from_value(ck.state["extra"]["settings"].clone())
+                .map_err(|e| {
+                    CliError::flag(
+                        "--resume",
+                        format!(
+                            "{}: not a checkpoint of `downhill train` ({e})",
+                            path.display()
+                        ),
+                    )
+                })?;
             if let Some(e) = args.epochs {
                 s.epochs = at_least_one("--epochs", Some(e), 1)?;
             }
@@ -571,7 +649,12 @@ pub fn run(args: TrainArgs) -> Result<i32> {
         .as_ref()
         .map(|(_, ck)| serde_json::from_value(ck.state["extra"]["split"].clone()))
         .transpose()
-        .map_err(|e| CliError::flag("--resume", format!("the checkpoint's split is unreadable: {e}")))?;
+        .map_err(|e| {
+            CliError::flag(
+                "--resume",
+                format!("the checkpoint's split is unreadable: {e}"),
+            )
+        })?;
     let prepared = prepare(&settings, saved_split, quiet)?;
     let out = args.out.clone().unwrap_or_else(default_out);
     let run = RunDir::create(&out)?;
@@ -579,7 +662,11 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     if let Some((path, ck)) = &checkpoint {
         trainer.restore(ck, path)?;
         if !quiet {
-            println!("resumed from {} at epoch {}", path.display(), trainer.epoch());
+            println!(
+                "resumed from {} at epoch {}",
+                path.display(),
+                trainer.epoch()
+            );
         }
     }
     if !quiet {
@@ -591,7 +678,11 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs",
             widths.join(" → "),
             arch.activation,
-            if arch.dropout > 0.0 { format!(", dropout {}", arch.dropout) } else { String::new() },
+            if arch.dropout > 0.0 {
+                format!(", dropout {}", arch.dropout)
+            } else {
+                String::new()
+            },
             trainer.model().num_parameters(),
             settings.optimizer,
             settings.hyper,
@@ -610,10 +701,20 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     if !quiet || report.stopped_because == StopReason::Divergence {
         report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
     }
-    Ok(if report.stopped_because == StopReason::Divergence { 1 } else { 0 })
+    Ok(if report.stopped_because == StopReason::Divergence {
+        1
+    } else {
+        0
+    })
 }
 
-fn write_outputs(run: &RunDir, t: &Trainer, p: &Prepared, report: &Report, metrics: &Value) -> Result<()> {
+fn write_outputs(
+    run: &RunDir,
+    t: &Trainer,
+    p: &Prepared,
+    report: &Report,
+    metrics: &Value,
+) -> Result<()> {
     downhill::nn::save_safetensors(t.model(), run.file("model.safetensors"))?;
     let spec = serde_json::to_string_pretty(&p.spec).expect("spec serializes");
     downhill::nn::write_atomic(&run.file("model.json"), spec.as_bytes())?;

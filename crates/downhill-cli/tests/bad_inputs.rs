@@ -29,9 +29,17 @@ fn models(tmp: &Path, corpus: &Path) {
     assert!(st.success());
     let bad = tmp.join("mismatched");
     std::fs::create_dir_all(&bad).unwrap();
-    std::fs::copy(good.join("model.safetensors"), bad.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        good.join("model.safetensors"),
+        bad.join("model.safetensors"),
+    )
+    .unwrap();
     let spec = std::fs::read_to_string(good.join("model.json")).unwrap();
-    let spec = spec.replacen("\"hidden\": [\n      8\n    ]", "\"hidden\": [\n      7\n    ]", 1);
+    let spec = spec.replacen(
+        "\"hidden\": [\n      8\n    ]",
+        "\"hidden\": [\n      7\n    ]",
+        1,
+    );
     assert!(spec.contains("\"hidden\": [\n      7"), "{spec}");
     std::fs::write(bad.join("model.json"), spec).unwrap();
 }
@@ -56,7 +64,10 @@ fn every_bad_input_exits_2_with_one_line_and_leaves_nothing_behind() {
     let cases = std::fs::read_to_string(corpus.join("cases.txt")).unwrap();
     let mut count = 0;
     let mut failures = vec![];
-    for line in cases.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let parts: Vec<&str> = line.split('|').map(str::trim).collect();
         let [name, args, expected] = parts[..] else {
             panic!("malformed case line: {line}");
@@ -99,10 +110,19 @@ fn every_bad_input_exits_2_with_one_line_and_leaves_nothing_behind() {
         }
         eprintln!("{name:<28} {}", stderr.trim());
         if !problems.is_empty() {
-            failures.push(format!("{name}: {} — stderr: {}", problems.join(", "), stderr.trim()));
+            failures.push(format!(
+                "{name}: {} — stderr: {}",
+                problems.join(", "),
+                stderr.trim()
+            ));
         }
     }
     assert!(count >= 25, "only {count} cases");
-    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -15,7 +15,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).current_dir(dir).args(args).output().unwrap()
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -41,11 +45,25 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
         .flatten()
         .map(|e| e.path())
         .collect();
-    assert_eq!(runs.len(), 1, "one run directory, no temporary ones: {runs:?}");
+    assert_eq!(
+        runs.len(),
+        1,
+        "one run directory, no temporary ones: {runs:?}"
+    );
     let r = &runs[0];
     let name = r.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with("20") && name.contains('T'), "runs/<date-time>: {name}");
-    for f in ["model.safetensors", "model.json", "metrics.json", "history.csv", "loss.png", "loss.svg"] {
+    assert!(
+        name.starts_with("20") && name.contains('T'),
+        "runs/<date-time>: {name}"
+    );
+    for f in [
+        "model.safetensors",
+        "model.json",
+        "metrics.json",
+        "history.csv",
+        "loss.png",
+        "loss.svg",
+    ] {
         assert!(r.join(f).is_file(), "missing {f}");
     }
     assert!(!downhill::train::list_checkpoints(&r.join("checkpoints")).is_empty());
@@ -59,7 +77,10 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
     }
     assert_eq!(m["stopped_because"], "budget");
     assert_eq!(m["epochs_run"], 100);
-    assert!(stdout.contains(&format!("test: accuracy {acc:.4}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("test: accuracy {acc:.4}")),
+        "{stdout}"
+    );
     let png = std::fs::read(r.join("loss.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let history = std::fs::read_to_string(r.join("history.csv")).unwrap();
@@ -72,19 +93,56 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
     assert_eq!(spec["scaler"]["kind"], "standard");
 
     // predict: a label and ten probabilities per row.
-    let preds = ok(&dir, &["predict", "--model", r.to_str().unwrap(), "--data", "digits"]);
+    let preds = ok(
+        &dir,
+        &[
+            "predict",
+            "--model",
+            r.to_str().unwrap(),
+            "--data",
+            "digits",
+        ],
+    );
     let mut lines = preds.lines();
-    assert_eq!(lines.next().unwrap(), "prediction,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9");
+    assert_eq!(
+        lines.next().unwrap(),
+        "prediction,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9"
+    );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 1797);
-    let p: Vec<f64> = rows[0].split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+    let p: Vec<f64> = rows[0]
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
     assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4);
     // --out writes a file.
     let out = dir.join("preds.csv");
-    ok(&dir, &["predict", "--model", r.to_str().unwrap(), "--data", "digits", "--out", out.to_str().unwrap()]);
+    ok(
+        &dir,
+        &[
+            "predict",
+            "--model",
+            r.to_str().unwrap(),
+            "--data",
+            "digits",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), preds);
     // evaluate: the metrics of metrics.json, on any labelled data.
-    let e: serde_json::Value = serde_json::from_str(&ok(&dir, &["evaluate", "--model", r.to_str().unwrap(), "--data", "digits"])).unwrap();
+    let e: serde_json::Value = serde_json::from_str(&ok(
+        &dir,
+        &[
+            "evaluate",
+            "--model",
+            r.to_str().unwrap(),
+            "--data",
+            "digits",
+        ],
+    ))
+    .unwrap();
     assert!(e["accuracy"].as_f64().unwrap() > 0.97);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -92,12 +150,28 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
 #[test]
 fn regression_on_diabetes_reports_rmse_mae_and_r2_in_target_units() {
     let dir = scratch("regression");
-    let stdout = ok(&dir, &["train", "--data", "diabetes", "--epochs", "30", "--out", "r", "--early-stopping", "5"]);
+    let stdout = ok(
+        &dir,
+        &[
+            "train",
+            "--data",
+            "diabetes",
+            "--epochs",
+            "30",
+            "--out",
+            "r",
+            "--early-stopping",
+            "5",
+        ],
+    );
     assert!(stdout.contains("regression (inferred"), "{stdout}");
     let m = metrics(&dir.join("r"));
     let r2 = m["test"]["r2"].as_f64().unwrap();
     let rmse = m["test"]["rmse"].as_f64().unwrap();
-    assert!(r2 > 0.3 && rmse > 30.0 && rmse < 80.0, "r2 {r2}, rmse {rmse} (target units, 25..346)");
+    assert!(
+        r2 > 0.3 && rmse > 30.0 && rmse < 80.0,
+        "r2 {r2}, rmse {rmse} (target units, 25..346)"
+    );
     assert!(m["test"]["mae"].is_number());
     let preds = ok(&dir, &["predict", "--model", "r", "--data", "diabetes"]);
     assert!(preds.starts_with("progression\n"));
@@ -114,20 +188,42 @@ fn config_file_sets_values_and_flags_override_it() {
         "data = \"iris\"\nhidden = [16, 8]\nepochs = 7\nbatch-size = \"full\"\noptimizer = \"SGD\"\nlr = 0.1\n[opt]\nmomentum = 0.9\nnesterov = true\n",
     )
     .unwrap();
-    ok(&dir, &["train", "--config", "run.toml", "--epochs", "4", "--out", "r", "--quiet"]);
+    ok(
+        &dir,
+        &[
+            "train", "--config", "run.toml", "--epochs", "4", "--out", "r", "--quiet",
+        ],
+    );
     let m = metrics(&dir.join("r"));
     assert_eq!(m["epochs_run"], 4, "the flag overrides the file");
     assert_eq!(m["steps"], 4, "full batch: one step per epoch");
     let spec = std::fs::read_to_string(dir.join("r/model.json")).unwrap();
-    assert!(spec.contains("\"hidden\": [\n      16,\n      8\n    ]"), "{spec}");
+    assert!(
+        spec.contains("\"hidden\": [\n      16,\n      8\n    ]"),
+        "{spec}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn resume_continues_bit_identically() {
     let dir = scratch("resume");
-    let common = ["--data", "iris", "--hidden", "16", "--dropout", "0.1", "--schedule", "StepLR", "--sched", "step_size=2", "--quiet"];
-    let with = |extra: &[&str]| -> Vec<String> { common.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let common = [
+        "--data",
+        "iris",
+        "--hidden",
+        "16",
+        "--dropout",
+        "0.1",
+        "--schedule",
+        "StepLR",
+        "--sched",
+        "step_size=2",
+        "--quiet",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        common.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
     let straight = with(&["--epochs", "6", "--out", "a"]);
     let mut args = vec!["train"];
     args.extend(straight.iter().map(String::as_str));
@@ -136,16 +232,32 @@ fn resume_continues_bit_identically() {
     let mut args = vec!["train"];
     args.extend(first.iter().map(String::as_str));
     ok(&dir, &args);
-    ok(&dir, &["train", "--resume", "b", "--epochs", "6", "--out", "c", "--quiet"]);
+    ok(
+        &dir,
+        &[
+            "train", "--resume", "b", "--epochs", "6", "--out", "c", "--quiet",
+        ],
+    );
     let a = std::fs::read(dir.join("a/model.safetensors")).unwrap();
     let c = std::fs::read(dir.join("c/model.safetensors")).unwrap();
     assert_eq!(a, c, "3 epochs + resume + 3 epochs = 6 epochs, bit for bit");
     let ha = std::fs::read_to_string(dir.join("a/history.csv")).unwrap();
     let hc = std::fs::read_to_string(dir.join("c/history.csv")).unwrap();
-    let strip = |h: &str| h.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect::<Vec<_>>();
-    assert_eq!(strip(&ha), strip(&hc), "same history apart from the seconds column");
+    let strip = |h: &str| {
+        h.lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(&ha),
+        strip(&hc),
+        "same history apart from the seconds column"
+    );
     // Flags that would change the run are refused.
-    let o = run(&dir, &["train", "--resume", "b", "--lr", "0.5", "--out", "d"]);
+    let o = run(
+        &dir,
+        &["train", "--resume", "b", "--lr", "0.5", "--out", "d"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--lr: cannot be changed when resuming"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -155,11 +267,31 @@ fn resume_continues_bit_identically() {
 fn the_same_seed_gives_the_same_model_and_threads_can_be_set() {
     let dir = scratch("seed");
     for (out, threads) in [("a", "1"), ("b", "1"), ("c", "2")] {
-        ok(&dir, &["train", "--data", "iris", "--epochs", "5", "--seed", "9", "--threads", threads, "--out", out, "--quiet"]);
+        ok(
+            &dir,
+            &[
+                "train",
+                "--data",
+                "iris",
+                "--epochs",
+                "5",
+                "--seed",
+                "9",
+                "--threads",
+                threads,
+                "--out",
+                out,
+                "--quiet",
+            ],
+        );
     }
     let read = |d: &str| std::fs::read(dir.join(d).join("model.safetensors")).unwrap();
     assert_eq!(read("a"), read("b"));
-    assert_eq!(read("a"), read("c"), "small models do not depend on the thread count");
+    assert_eq!(
+        read("a"),
+        read("c"),
+        "small models do not depend on the thread count"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -173,7 +305,21 @@ fn npy_and_npz_files_train() {
         data.extend([a, b, 2.0 * a - b]);
     }
     downhill::data::write_npy(&dir.join("table.npy"), &[200, 3], &data).unwrap();
-    ok(&dir, &["train", "--data", "table.npy", "--task", "regression", "--epochs", "60", "--out", "r", "--quiet"]);
+    ok(
+        &dir,
+        &[
+            "train",
+            "--data",
+            "table.npy",
+            "--task",
+            "regression",
+            "--epochs",
+            "60",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    );
     let m = metrics(&dir.join("r"));
     assert!(m["test"]["r2"].as_f64().unwrap() > 0.95, "{m}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -182,13 +328,44 @@ fn npy_and_npz_files_train() {
 #[test]
 fn divergence_is_reported_with_a_smaller_learning_rate() {
     let dir = scratch("diverge");
-    let o = run(&dir, &["train", "--optimizer", "SGD", "--lr", "1e6", "--on-divergence", "stop", "--out", "r", "--quiet"]);
+    let o = run(
+        &dir,
+        &[
+            "train",
+            "--optimizer",
+            "SGD",
+            "--lr",
+            "1e6",
+            "--on-divergence",
+            "stop",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("stopped (divergence)") && stdout.contains("is too large: try 1e5"), "{stdout}");
+    assert!(
+        stdout.contains("stopped (divergence)") && stdout.contains("is too large: try 1e5"),
+        "{stdout}"
+    );
     assert_eq!(metrics(&dir.join("r"))["stopped_because"], "divergence");
     // The default policy rolls back and halves the learning rate instead.
-    let o = run(&dir, &["train", "--optimizer", "SGD", "--lr", "20", "--epochs", "20", "--out", "s", "--quiet"]);
+    let o = run(
+        &dir,
+        &[
+            "train",
+            "--optimizer",
+            "SGD",
+            "--lr",
+            "20",
+            "--epochs",
+            "20",
+            "--out",
+            "s",
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = metrics(&dir.join("s"));
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");

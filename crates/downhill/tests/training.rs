@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use downhill::data::{split, BatchSize, DataLoader, Dataset, Scaler, ScalerKind, TensorDataset};
 use downhill::loss::CrossEntropyLoss;
 use downhill::nn::{Dropout, Linear, Module, ReLU, Sequential};
-use downhill::optim::{Adam, Optimizer, Sgd};
+use downhill::optim::{Adam, Sgd};
 use downhill::schedule::StepLR;
 use downhill::train::{
     latest_checkpoint, Callback, Checkpoint, Control, DivergencePolicy, EarlyStopping, Monitor,

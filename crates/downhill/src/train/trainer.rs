@@ -709,7 +709,11 @@ impl Trainer {
                 "epoch {epoch}/{} loss {:.4}{val_text} lr {:.2e}",
                 cfg.epochs, record.train_loss, record.lr
             ));
-            if cfg.log_every > 0 && (epoch % cfg.log_every == 0 || epoch == cfg.epochs || self.state.stopped.is_some()) {
+            if cfg.log_every > 0
+                && (epoch % cfg.log_every == 0
+                    || epoch == cfg.epochs
+                    || self.state.stopped.is_some())
+            {
                 let mut line = format!(
                     "epoch {epoch:>w$}/{}  train_loss {:.4}",
                     cfg.epochs,
