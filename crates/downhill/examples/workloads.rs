@@ -2,7 +2,8 @@
 //! (shapes, batch sizes, ReLU + cross-entropy + Adam(lr 1e-3), LeNet-5),
 //! the same warm-up and timing, the same JSON lines.
 //!
-//! Run: `cargo run --release -p downhill --example workloads [THREADS]`
+//! Run: `cargo run --release -p downhill --example workloads [THREADS] [WORKLOAD...]`
+//! (with workload names, only those run).
 
 use std::time::Instant;
 
@@ -68,35 +69,49 @@ fn main() {
             .build_global()
             .expect("thread pool set once");
     }
+    let only: Vec<String> = std::env::args().skip(2).collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut g = Generator::new(0);
 
     let n = 2048;
-    let (a, b) = (
-        Tensor::randn(&[n, n], &mut g),
-        Tensor::randn(&[n, n], &mut g),
-    );
-    let rate = time(3, 3.0, || {
-        a.matmul(&b);
-    });
-    println!(
-        "{{\"workload\": \"sgemm_{n}\", \"gflops\": {}}}",
-        2.0 * (n as f64).powi(3) * rate / 1e9
-    );
+    if want("sgemm_2048") {
+        let (a, b) = (
+            Tensor::randn(&[n, n], &mut g),
+            Tensor::randn(&[n, n], &mut g),
+        );
+        let rate = time(3, 3.0, || {
+            a.matmul(&b);
+        });
+        println!(
+            "{{\"workload\": \"sgemm_{n}\", \"gflops\": {}}}",
+            2.0 * (n as f64).powi(3) * rate / 1e9
+        );
+    }
+    if want("scalar_2x2") {
+        let x = Tensor::scalar(1.0f32).requires_grad_(true);
+        let mut sgd = Sgd::default()
+            .lr(0.1)
+            .build(vec![x.clone()])
+            .expect("valid SGD");
+        let rate = time(0, 2.0, || {
+            let loss = x.square().mul_scalar(2.0);
+            sgd.step(&loss.backward());
+        });
+        println!("{{\"workload\": \"scalar_2x2\", \"steps_per_s\": {rate}}}");
+    }
 
-    let x = Tensor::scalar(1.0f32).requires_grad_(true);
-    let mut sgd = Sgd::default()
-        .lr(0.1)
-        .build(vec![x.clone()])
-        .expect("valid SGD");
-    let rate = time(0, 2.0, || {
-        let loss = x.square().mul_scalar(2.0);
-        sgd.step(&loss.backward());
-    });
-    println!("{{\"workload\": \"scalar_2x2\", \"steps_per_s\": {rate}}}");
-
-    train_bench("tiny_mlp_digits", &[64, 32, 10], 32, 3.0, &mut g);
-    train_bench("mnist_mlp", &[784, 512, 256, 10], 128, 3.0, &mut g);
-    train_bench("wide_mlp", &[1024, 4096, 4096, 10], 512, 6.0, &mut g);
+    if want("tiny_mlp_digits") {
+        train_bench("tiny_mlp_digits", &[64, 32, 10], 32, 3.0, &mut g);
+    }
+    if want("mnist_mlp") {
+        train_bench("mnist_mlp", &[784, 512, 256, 10], 128, 3.0, &mut g);
+    }
+    if want("wide_mlp") {
+        train_bench("wide_mlp", &[1024, 4096, 4096, 10], 512, 6.0, &mut g);
+    }
+    if !want("lenet_cnn") {
+        return;
+    }
 
     let batch = 64;
     let model = Sequential::new()
