@@ -60,6 +60,8 @@ fn train_bench(name: &str, sizes: &[usize], batch: usize, seconds: f64, g: &mut 
 }
 
 fn main() {
+    // Run on a pool thread (as `Trainer::fit` does): parallel ops then split
+    // work with the other workers instead of handing every op to the pool.
     if let Some(t) = std::env::args()
         .nth(1)
         .and_then(|a| a.parse::<usize>().ok())
@@ -69,6 +71,10 @@ fn main() {
             .build_global()
             .expect("thread pool set once");
     }
+    rayon::scope(|_| run());
+}
+
+fn run() {
     let only: Vec<String> = std::env::args().skip(2).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut g = Generator::new(0);

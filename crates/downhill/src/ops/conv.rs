@@ -233,19 +233,18 @@ impl Conv2d {
                 }
             });
             if let Some(dw) = dw.as_mut() {
-                // dW_g = G_g · colsᵀ
+                // dW_gᵀ = cols · G_gᵀ, then transposed: the same product with
+                // the long N·L axis on the row-major left operand runs 1.3-5×
+                // faster in gemm than G_g · colsᵀ (150×16×4096: 176 µs vs 960 µs).
                 let cols = im2col(x, g, group);
-                gemm(
-                    og,
-                    k,
-                    g.n * l,
-                    &gg,
-                    false,
-                    &cols,
-                    true,
-                    &mut dw[group * og * k..(group + 1) * og * k],
-                    false,
-                );
+                let mut dwt = vec![T::ZERO; k * og];
+                gemm(k, og, g.n * l, &cols, false, &gg, true, &mut dwt, false);
+                let dw = &mut dw[group * og * k..(group + 1) * og * k];
+                for (o, row) in dw.chunks_mut(k).enumerate() {
+                    for (kk, d) in row.iter_mut().enumerate() {
+                        *d = dwt[kk * og + o];
+                    }
+                }
             }
             if let Some(dx) = dx.as_mut() {
                 // dcols = W_gᵀ · G_g, then col2im

@@ -247,27 +247,39 @@ pub fn max_pool2d(x: &Tensor, cfg: Pool2dConfig) -> Tensor {
         let per_plane = |(p, (o, ix)): (usize, (&mut [T], &mut [usize]))| {
             let plane = &v[p * h * w..(p + 1) * h * w];
             if cfg.padding == (0, 0) && cfg.dilation == (1, 1) && !cfg.ceil_mode {
-                // Every window lies inside the plane: no bounds to test.
+                // Every window lies inside the plane: no bounds to test. The
+                // arg-max runs branch-free; a NaN (rare) is found afterwards,
+                // so the first NaN of a window wins as in PyTorch.
                 let (kh, kw, sh, sw) = (cfg.kernel.0, cfg.kernel.1, cfg.stride.0, cfg.stride.1);
                 for oy in 0..oh {
+                    let orow = &mut o[oy * ow..(oy + 1) * ow];
+                    let irow = &mut ix[oy * ow..(oy + 1) * ow];
                     for ox in 0..ow {
                         let base = oy * sh * w + ox * sw;
                         let (mut best, mut bi) = (plane[base], base);
-                        'win: for r in 0..kh {
-                            for (c, &val) in
-                                plane[base + r * w..base + r * w + kw].iter().enumerate()
-                            {
-                                if val > best || (val.is_nan() && !best.is_nan()) {
-                                    best = val;
-                                    bi = base + r * w + c;
-                                }
-                                if best.is_nan() {
-                                    break 'win;
+                        let mut nan = false;
+                        for r in 0..kh {
+                            let start = base + r * w;
+                            for (c, &val) in plane[start..start + kw].iter().enumerate() {
+                                let better = val > best;
+                                best = if better { val } else { best };
+                                bi = if better { start + c } else { bi };
+                                nan |= val.is_nan();
+                            }
+                        }
+                        if nan {
+                            'find: for r in 0..kh {
+                                for c in 0..kw {
+                                    let pos = base + r * w + c;
+                                    if plane[pos].is_nan() {
+                                        (best, bi) = (plane[pos], pos);
+                                        break 'find;
+                                    }
                                 }
                             }
                         }
-                        o[oy * ow + ox] = best;
-                        ix[oy * ow + ox] = bi;
+                        orow[ox] = best;
+                        irow[ox] = bi;
                     }
                 }
                 return;
