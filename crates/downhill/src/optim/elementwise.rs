@@ -153,12 +153,31 @@ fn apply<R: Rule, T: Element>(
 ) {
     let neg = rule.maximize();
     let c: &[T; 8] = &c64.map(T::from_f64);
-    let one = |p: &mut [T], g: &[T], s: &mut [T]| {
-        if b == 0 {
+    // The state width as a constant where it is small, so the loop body is
+    // compiled for that stride (and vectorized) instead of a run-time one.
+    fn fixed<R: Rule, T: Element, const B: usize>(
+        rule: &R,
+        c: &[T; 8],
+        neg: bool,
+        p: &mut [T],
+        g: &[T],
+        s: &mut [T],
+    ) {
+        let (s, _) = s.as_chunks_mut::<B>();
+        for ((p, &g), s) in p.iter_mut().zip(g).zip(s) {
+            rule.update(c, p, if neg { -g } else { g }, s);
+        }
+    }
+    let one = |p: &mut [T], g: &[T], s: &mut [T]| match b {
+        0 => {
             for (p, &g) in p.iter_mut().zip(g) {
                 rule.update(c, p, if neg { -g } else { g }, &mut []);
             }
-        } else {
+        }
+        1 => fixed::<R, T, 1>(rule, c, neg, p, g, s),
+        2 => fixed::<R, T, 2>(rule, c, neg, p, g, s),
+        3 => fixed::<R, T, 3>(rule, c, neg, p, g, s),
+        _ => {
             for ((p, &g), s) in p.iter_mut().zip(g).zip(s.chunks_exact_mut(b)) {
                 rule.update(c, p, if neg { -g } else { g }, s);
             }
