@@ -10,6 +10,7 @@ mod plot;
 mod predict;
 mod report;
 mod rundir;
+mod settings;
 mod source;
 mod spec;
 mod train;

@@ -28,8 +28,8 @@ pub struct MinimizeArgs {
     /// Write step,loss,<variables> per step (row 0 = the start) to this CSV.
     #[arg(long, value_name = "FILE.csv")]
     pub trace: Option<PathBuf>,
-    /// Draw f per step (and, for two variables, the path over a heat map of f
-    /// in a second panel) to this PNG or SVG.
+    /// Draw f per step to this PNG or SVG (for two variables also the path
+    /// over the contours of f, in FILE-contour.png or .svg beside it).
     #[arg(long, value_name = "FILE.png|FILE.svg")]
     pub plot: Option<PathBuf>,
     /// Print only the final line.

@@ -275,6 +275,13 @@ fn plots_png_and_svg() {
         assert!(o.status.success(), "{file}: {}", stderr(&o));
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.len() > 1000, "{file}: {} bytes", bytes.len());
+        if file.starts_with("two") {
+            let contour = dir.join(file.replace("two.", "two-contour."));
+            assert!(
+                std::fs::metadata(&contour).unwrap().len() > 1000,
+                "{file}: contour plot"
+            );
+        }
         if file.ends_with(".png") {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
         } else {

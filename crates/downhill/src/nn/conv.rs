@@ -54,7 +54,7 @@ impl Conv2d {
         gen: &mut Generator,
     ) -> Self {
         assert!(
-            config.groups > 0 && in_channels % config.groups == 0 && out_channels % config.groups == 0,
+            config.groups > 0 && in_channels.is_multiple_of(config.groups) && out_channels.is_multiple_of(config.groups),
             "Conv2d: {in_channels} in and {out_channels} out channels are not divisible by groups = {}",
             config.groups
         );
@@ -148,7 +148,7 @@ impl Conv1d {
         gen: &mut Generator,
     ) -> Self {
         assert!(
-            groups > 0 && in_channels % groups == 0 && out_channels % groups == 0,
+            groups > 0 && in_channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups),
             "Conv1d: {in_channels} in and {out_channels} out channels are not divisible by groups = {groups}"
         );
         let cg = in_channels / groups;

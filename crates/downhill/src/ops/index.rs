@@ -164,7 +164,7 @@ impl Tensor {
         let (outer, n, inner) = outer_dim_inner(self.shape(), d);
         let rest = (outer * inner).max(1);
         assert!(
-            index.len() % rest == 0,
+            index.len().is_multiple_of(rest),
             "gather: {} indices do not fit shape {:?} along dimension {d}",
             index.len(),
             self.shape()

@@ -171,7 +171,7 @@ impl Tensor {
             .product();
         let unknown = shape.iter().filter(|&&d| d < 0).count();
         assert!(
-            unknown <= 1 && (unknown == 0 || (known > 0 && self.numel() % known == 0)),
+            unknown <= 1 && (unknown == 0 || (known > 0 && self.numel().is_multiple_of(known))),
             "reshape: cannot view shape {:?} as {shape:?}",
             self.shape()
         );

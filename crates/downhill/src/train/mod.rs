@@ -24,15 +24,18 @@
 //! ```
 
 mod checkpoint;
+mod config;
 mod history;
 mod metrics;
 pub mod plot;
 mod progress;
+mod resume;
 mod stopping;
 mod trainer;
 
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
+pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
 pub use history::{write_history_csv, EpochRecord};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
-pub use trainer::{Callback, Control, Report, Schedule, StepInfo, TrainConfig, Trainer};
+pub use trainer::Trainer;

@@ -1,200 +1,52 @@
 //! [`Trainer`]: the training loop.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::checkpoint::{list_checkpoints, Checkpoint};
+use super::config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;
-use super::stopping::{DivergencePolicy, EarlyStopping, Monitor, StopReason};
-use crate::data::{BatchSize, DataLoader, Dataset};
+use super::resume::deep_copy;
+use super::stopping::{DivergencePolicy, Monitor, StopReason};
+use crate::data::{DataLoader, Dataset};
 use crate::loss::Loss;
 use crate::nn::Module;
 use crate::optim::{clip_grad_norm, clip_grad_value, Optimizer};
-use crate::schedule::{LrScheduler, ReduceLROnPlateau};
 use crate::{DType, Error, Gradients, Result, Tensor};
-
-/// How the run is set up. `TrainConfig::default()` is 10 epochs of
-/// shuffled mini-batches of 32, monitoring the validation loss.
-#[derive(Clone, Debug)]
-pub struct TrainConfig {
-    /// Epoch budget.
-    pub epochs: usize,
-    /// Optimizer-step budget (stops mid-epoch when reached).
-    pub max_steps: Option<usize>,
-    /// Samples per batch: `Full` is full-batch gradient descent, 1 stochastic.
-    pub batch_size: BatchSize,
-    /// Reshuffle the training samples every epoch.
-    pub shuffle: bool,
-    /// Drop the last incomplete batch of each epoch.
-    pub drop_last: bool,
-    /// Seed of the loader's shuffling generator.
-    pub seed: u64,
-    /// Batches whose gradients are summed (each loss scaled by 1/k) per optimizer step.
-    pub accumulate: usize,
-    /// Clip the gradients' global 2-norm to this before each step.
-    pub clip_norm: Option<f64>,
-    /// Clip every gradient element to ±this before each step.
-    pub clip_value: Option<f64>,
-    /// The metric for "best", early stopping and ReduceLROnPlateau.
-    pub monitor: Monitor,
-    /// Stop when the monitored metric plateaus.
-    pub early_stopping: Option<EarlyStopping>,
-    /// What to do when a step's loss or gradient is not finite or explodes.
-    pub divergence: DivergencePolicy,
-    /// A batch loss above this multiple of the run's first loss counts as divergence.
-    pub explode_factor: f64,
-    /// An epoch whose mean training loss is above this multiple of the run's
-    /// first loss counts as divergence (the loss is rising, not falling).
-    pub epoch_explode_factor: f64,
-    /// Where checkpoints go (`epoch-NNNNNN.safetensors`, `best.safetensors`); none if `None`.
-    pub checkpoint_dir: Option<PathBuf>,
-    /// Write a checkpoint every this many epochs (and always at the end).
-    pub checkpoint_every: usize,
-    /// How many epoch checkpoints to keep (the oldest are removed).
-    pub keep_last: usize,
-    /// Rewrite this CSV file with the history after every epoch.
-    pub history_csv: Option<PathBuf>,
-    /// Show a progress bar (only ever drawn on a terminal).
-    pub progress: bool,
-    /// Print a summary line to standard error every this many epochs
-    /// (and for the last); 0 = never.
-    pub log_every: usize,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 10,
-            max_steps: None,
-            batch_size: BatchSize::Size(32),
-            shuffle: true,
-            drop_last: false,
-            seed: 0,
-            accumulate: 1,
-            clip_norm: None,
-            clip_value: None,
-            monitor: Monitor::default(),
-            early_stopping: None,
-            divergence: DivergencePolicy::Stop,
-            explode_factor: 1e4,
-            epoch_explode_factor: 10.0,
-            checkpoint_dir: None,
-            checkpoint_every: 1,
-            keep_last: 3,
-            history_csv: None,
-            progress: true,
-            log_every: 0,
-        }
-    }
-}
-
-/// How the learning rate changes during the run.
-pub enum Schedule {
-    /// Constant.
-    None,
-    /// Stepped once per epoch (StepLR, CosineAnnealingLR, …).
-    PerEpoch(Box<dyn LrScheduler>),
-    /// Stepped once per optimizer step (OneCycleLR, CyclicLR, warm-ups counted in steps).
-    PerStep(Box<dyn LrScheduler>),
-    /// ReduceLROnPlateau, fed the monitored metric every epoch.
-    Plateau(ReduceLROnPlateau),
-}
-
-/// Passed to [`Callback::on_step_end`].
-#[derive(Clone, Debug)]
-pub struct StepInfo {
-    /// Epoch in progress, from 1.
-    pub epoch: usize,
-    /// Optimizer steps taken, this one included.
-    pub step: usize,
-    /// The step's loss (mean over its batches).
-    pub loss: f64,
-    /// Learning rate of the first group.
-    pub lr: f64,
-}
-
-/// A callback's answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Go on.
-    Continue,
-    /// Stop training (recorded as [`StopReason::Callback`]).
-    Stop,
-}
-
-/// Hooks at the end of every step and epoch; either can stop training.
-pub trait Callback: Send {
-    /// After each optimizer step.
-    fn on_step_end(&mut self, _info: &StepInfo) -> Control {
-        Control::Continue
-    }
-    /// After each epoch, with its record.
-    fn on_epoch_end(&mut self, _record: &EpochRecord) -> Control {
-        Control::Continue
-    }
-}
-
-/// The outcome of [`Trainer::fit`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    /// Why training ended.
-    pub stopped_because: StopReason,
-    /// Details: the divergent step and the learning rate to try, or the plateau.
-    pub message: String,
-    /// Epochs completed.
-    pub epochs_run: usize,
-    /// Optimizer steps taken.
-    pub steps: usize,
-    /// The epoch with the best monitored value (0 if none).
-    pub best_epoch: usize,
-    /// The best monitored value.
-    pub best_value: Option<f64>,
-    /// One record per epoch.
-    pub history: Vec<EpochRecord>,
-}
 
 /// Counters and records of a run: what a checkpoint needs besides tensors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct RunState {
-    epoch: usize,
-    step: usize,
-    loader: Option<DataLoader>,
-    history: Vec<EpochRecord>,
-    best: Option<f64>,
-    best_epoch: usize,
-    bad_epochs: usize,
-    rollbacks: usize,
-    first_loss: Option<f64>,
-    seconds: f64,
-    stopped: Option<StopReason>,
-    message: String,
+pub(super) struct RunState {
+    pub(super) epoch: usize,
+    pub(super) step: usize,
+    pub(super) loader: Option<DataLoader>,
+    pub(super) history: Vec<EpochRecord>,
+    pub(super) best: Option<f64>,
+    pub(super) best_epoch: usize,
+    pub(super) bad_epochs: usize,
+    pub(super) rollbacks: usize,
+    pub(super) first_loss: Option<f64>,
+    pub(super) seconds: f64,
+    pub(super) stopped: Option<StopReason>,
+    pub(super) message: String,
 }
 
 /// Trains a model: forward, loss, backward, (guard, clip) update, repeated
 /// over epochs of batches until the budget is used up, the monitored metric
 /// plateaus, the run diverges, or a callback stops it.
 pub struct Trainer {
-    model: Box<dyn Module>,
-    loss: Box<dyn Loss>,
-    optimizer: Box<dyn Optimizer>,
-    schedule: Schedule,
-    config: TrainConfig,
-    callbacks: Vec<Box<dyn Callback>>,
-    state: RunState,
-    best_weights: Option<Vec<(String, Tensor)>>,
-    extra: Value,
-}
-
-fn deep_copy(t: &Tensor) -> Tensor {
-    match t.dtype() {
-        DType::F32 => Tensor::from_vec(t.to_vec::<f32>(), t.shape()),
-        DType::F64 => Tensor::from_vec(t.to_vec::<f64>(), t.shape()),
-    }
+    pub(super) model: Box<dyn Module>,
+    pub(super) loss: Box<dyn Loss>,
+    pub(super) optimizer: Box<dyn Optimizer>,
+    pub(super) schedule: Schedule,
+    pub(super) config: TrainConfig,
+    pub(super) callbacks: Vec<Box<dyn Callback>>,
+    pub(super) state: RunState,
+    pub(super) best_weights: Option<Vec<(String, Tensor)>>,
+    pub(super) extra: Value,
 }
 
 fn all_finite(t: &Tensor) -> bool {
@@ -289,132 +141,6 @@ impl Trainer {
         &self.state.history
     }
 
-    /// The complete training state: model tensors, optimizer and schedule
-    /// state, generators, loader, counters, history, best weights, extra.
-    pub fn checkpoint(&self) -> Checkpoint {
-        let mut tensors: Vec<(String, Tensor)> = self
-            .model
-            .state_dict()
-            .into_iter()
-            .map(|(n, t)| (format!("model.{n}"), deep_copy(&t)))
-            .collect();
-        if let Some(best) = &self.best_weights {
-            tensors.extend(best.iter().map(|(n, t)| (format!("best.{n}"), t.clone())));
-        }
-        let schedule = match &self.schedule {
-            Schedule::None => json!({"kind": "none"}),
-            Schedule::PerEpoch(s) => json!({"kind": "epoch", "state": s.state_dict()}),
-            Schedule::PerStep(s) => json!({"kind": "step", "state": s.state_dict()}),
-            Schedule::Plateau(s) => json!({"kind": "plateau", "state": s.state_dict()}),
-        };
-        let order: Vec<&String> = tensors.iter().map(|(n, _)| n).collect();
-        let state = json!({
-            "format": "downhill-checkpoint/1",
-            "run": serde_json::to_value(&self.state).expect("run state serializes"),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": schedule,
-            "generators": serde_json::to_value(self.model.named_generators()).expect("generators serialize"),
-            "extra": self.extra,
-            "tensor_order": order,
-        });
-        Checkpoint { tensors, state }
-    }
-
-    /// Restores a state taken by [`Trainer::checkpoint`] (from memory or a
-    /// file) into this trainer, whose model, optimizer and schedule must have
-    /// the same structure.
-    ///
-    /// **Errors** naming every mismatched tensor, or malformed state; the
-    /// model is left untouched when the tensors do not match.
-    pub fn restore(&mut self, ck: &Checkpoint, source: &std::path::Path) -> Result<()> {
-        let bad = |m: String| Error::Parse {
-            path: source.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: m,
-        };
-        if ck.state.get("format").and_then(Value::as_str) != Some("downhill-checkpoint/1") {
-            return Err(bad("not a downhill training checkpoint".into()));
-        }
-        let own = self.model.state_dict();
-        let mut problems = vec![];
-        let mut pairs = vec![];
-        for (name, t) in &own {
-            match ck
-                .tensors
-                .iter()
-                .find(|(n, _)| n.strip_prefix("model.") == Some(name))
-            {
-                None => problems.push(format!("missing {name}")),
-                Some((_, s)) if s.shape() != t.shape() || s.dtype() != t.dtype() => {
-                    problems.push(format!(
-                        "{name}: checkpoint {:?} {:?}, model {:?} {:?}",
-                        s.shape(),
-                        s.dtype(),
-                        t.shape(),
-                        t.dtype()
-                    ))
-                }
-                Some((_, s)) => pairs.push((t.clone(), s.clone())),
-            }
-        }
-        for (n, _) in &ck.tensors {
-            if let Some(m) = n.strip_prefix("model.") {
-                if !own.iter().any(|(o, _)| o == m) {
-                    problems.push(format!("unexpected {m}"));
-                }
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::StateMismatch {
-                path: source.to_path_buf(),
-                problems,
-            });
-        }
-        let run: RunState = serde_json::from_value(ck.state["run"].clone())
-            .map_err(|e| bad(format!("run state: {e}")))?;
-        let gens: Vec<(String, crate::Generator)> =
-            serde_json::from_value(ck.state["generators"].clone())
-                .map_err(|e| bad(format!("generators: {e}")))?;
-        self.optimizer.load_state_dict(&ck.state["optimizer"])?;
-        let sched = &ck.state["schedule"];
-        let kind = sched["kind"].as_str().unwrap_or("none");
-        match (&mut self.schedule, kind) {
-            (Schedule::None, "none") => {}
-            (Schedule::PerEpoch(s), "epoch") | (Schedule::PerStep(s), "step") => {
-                s.load_state_dict(&sched["state"])?
-            }
-            (Schedule::Plateau(s), "plateau") => s.load_state_dict(&sched["state"])?,
-            _ => {
-                return Err(bad(format!(
-                    "the checkpoint's schedule ({kind}) differs from this run's"
-                )))
-            }
-        }
-        for (t, s) in pairs {
-            t.assign_(&s);
-        }
-        self.model.load_generators(&gens)?;
-        let best: Vec<(String, Tensor)> = ck
-            .tensors
-            .iter()
-            .filter_map(|(n, t)| n.strip_prefix("best.").map(|m| (m.to_string(), t.clone())))
-            .collect();
-        self.best_weights = (!best.is_empty()).then_some(best);
-        self.state = run;
-        self.extra = ck.state["extra"].clone();
-        Ok(())
-    }
-
-    /// Loads a checkpoint file and restores it ([`Trainer::restore`]); a
-    /// following [`Trainer::fit`] continues the run bit-identically.
-    ///
-    /// **Errors** if the file cannot be read or does not match.
-    pub fn resume_from(&mut self, path: &std::path::Path) -> Result<()> {
-        let ck = Checkpoint::load(path)?;
-        self.restore(&ck, path)
-    }
-
     fn lr(&self) -> f64 {
         self.optimizer.lr(0)
     }
@@ -426,26 +152,6 @@ impl Trainer {
         }
         m.strip_prefix("val_")
             .and_then(|k| record.val.get(k).copied())
-    }
-
-    fn save_epoch_checkpoint(&self) -> Result<()> {
-        let Some(dir) = &self.config.checkpoint_dir else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        let path = dir.join(format!("epoch-{:06}.safetensors", self.state.epoch));
-        self.checkpoint().save(&path)?;
-        let all = list_checkpoints(dir);
-        let keep = self.config.keep_last.max(1);
-        if all.len() > keep {
-            for old in &all[..all.len() - keep] {
-                let _ = std::fs::remove_file(old);
-            }
-        }
-        Ok(())
     }
 
     /// Trains on `train`, evaluating on `val` after every epoch, until a stop
@@ -720,7 +426,7 @@ impl Trainer {
                 cfg.epochs, record.train_loss, record.lr
             ));
             if cfg.log_every > 0
-                && (epoch % cfg.log_every == 0
+                && (epoch.is_multiple_of(cfg.log_every)
                     || epoch == cfg.epochs
                     || self.state.stopped.is_some())
             {
@@ -748,7 +454,7 @@ impl Trainer {
                 }
             }
             let last = self.state.stopped.is_some() || self.state.epoch >= cfg.epochs;
-            if last || epoch % cfg.checkpoint_every.max(1) == 0 {
+            if last || epoch.is_multiple_of(cfg.checkpoint_every.max(1)) {
                 self.save_epoch_checkpoint()?;
             }
         }
