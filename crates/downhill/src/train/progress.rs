@@ -16,11 +16,16 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(Some(total_steps), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:28}] {pos}/{len} steps, ETA {eta}")
+            ProgressStyle::with_template("{msg} [{bar:16}] {pos}/{len} ETA {eta}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
         Progress { bar: Some(bar) }
+    }
+
+    /// Whether a bar is drawn (skip formatting messages otherwise).
+    pub(crate) fn visible(&self) -> bool {
+        self.bar.is_some()
     }
 
     pub(crate) fn set_position(&self, pos: u64) {

@@ -207,6 +207,8 @@ impl Trainer {
         progress.set_position(self.state.step as u64);
         self.state.stopped = None;
         let params = self.optimizer.params();
+        // The monitored metric of the last epoch, shown beside the step's loss.
+        let mut last_val = String::new();
 
         'epochs: while self.state.epoch < cfg.epochs && self.state.stopped.is_none() {
             let snapshot = matches!(cfg.divergence, DivergencePolicy::Rollback { .. })
@@ -283,10 +285,12 @@ impl Trainer {
                 };
                 (micro, micro_loss) = (0, 0.0);
                 progress.inc();
-                progress.message(format!(
-                    "epoch {epoch}/{} loss {:.4} lr {:.2e}",
-                    cfg.epochs, info.loss, info.lr
-                ));
+                if progress.visible() {
+                    progress.message(format!(
+                        "epoch {epoch}/{} loss {:.4}{} lr {:.1e}",
+                        cfg.epochs, info.loss, last_val, info.lr
+                    ));
+                }
                 for cb in &mut self.callbacks {
                     if cb.on_step_end(&info) == Control::Stop {
                         self.state.stopped = Some(StopReason::Callback);
@@ -419,12 +423,8 @@ impl Trainer {
                     );
                 }
             }
-            let val_text =
+            last_val =
                 monitored.map_or(String::new(), |m| format!(" {} {m:.4}", cfg.monitor.metric));
-            progress.message(format!(
-                "epoch {epoch}/{} loss {:.4}{val_text} lr {:.2e}",
-                cfg.epochs, record.train_loss, record.lr
-            ));
             if cfg.log_every > 0
                 && (epoch.is_multiple_of(cfg.log_every)
                     || epoch == cfg.epochs
