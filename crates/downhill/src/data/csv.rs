@@ -132,6 +132,13 @@ pub fn parse_csv(bytes: &[u8], path: &Path, opts: &CsvOptions) -> Result<Table> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(err(1, 0, "empty file: expected a header row".into()));
     }
+    if let Some((line, column)) = unclosed_quote(bytes, delimiter) {
+        return Err(err(
+            line,
+            column,
+            "unclosed quote: this field's opening \" has no closing \"".into(),
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -416,9 +423,56 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// The line and column (field number) of a quoted field that is never
+/// closed, if any: the csv crate would silently take the rest of the file
+/// as that one field.
+fn unclosed_quote(bytes: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+    let (mut line, mut field, mut at_field_start) = (1usize, 1usize, true);
+    let mut open: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if open.is_some() {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1; // an escaped quote inside the field
+                } else {
+                    open = None;
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        } else if b == b'"' && at_field_start {
+            open = Some((line, field));
+        } else if b == delimiter {
+            field += 1;
+            at_field_start = true;
+            i += 1;
+            continue;
+        } else if b == b'\n' {
+            line += 1;
+            field = 1;
+            at_field_start = true;
+            i += 1;
+            continue;
+        }
+        at_field_start = false;
+        i += 1;
+    }
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unclosed_quotes_are_found_with_their_line_and_field() {
+        assert_eq!(unclosed_quote(b"a,b\n1,\"2\n3,4\n", b','), Some((2, 2)));
+        assert_eq!(unclosed_quote(b"a,\"b\"\"c\"\n1,2\n", b','), None);
+        assert_eq!(unclosed_quote(b"a,\"multi\nline\"\n1,2\n", b','), None);
+        assert_eq!(unclosed_quote(b"a,b\"c\n", b','), None, "a quote inside a field is data");
+    }
 
     fn parse(s: &str) -> Result<Table> {
         parse_csv(s.as_bytes(), Path::new("t.csv"), &CsvOptions::default())
