@@ -471,7 +471,11 @@ mod tests {
         assert_eq!(unclosed_quote(b"a,b\n1,\"2\n3,4\n", b','), Some((2, 2)));
         assert_eq!(unclosed_quote(b"a,\"b\"\"c\"\n1,2\n", b','), None);
         assert_eq!(unclosed_quote(b"a,\"multi\nline\"\n1,2\n", b','), None);
-        assert_eq!(unclosed_quote(b"a,b\"c\n", b','), None, "a quote inside a field is data");
+        assert_eq!(
+            unclosed_quote(b"a,b\"c\n", b','),
+            None,
+            "a quote inside a field is data"
+        );
     }
 
     fn parse(s: &str) -> Result<Table> {
