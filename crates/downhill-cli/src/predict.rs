@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use downhill::data::{CsvOptions, Task, TensorDataset};
+use downhill::data::{CsvOptions, Task};
 use downhill::nn::Module;
 use downhill::{DType, Tensor};
 
@@ -12,6 +12,7 @@ use crate::error::{CliError, Result};
 use crate::report::{metrics_on, unscale};
 use crate::source::load_table;
 use crate::spec::ModelSpec;
+use crate::train::{dataset, scale_table};
 
 /// Flags of `downhill predict`.
 #[derive(clap::Args, Debug)]
@@ -51,9 +52,8 @@ fn read(spec: &ModelSpec, data: &str, need_target: bool) -> Result<downhill::dat
 }
 
 fn features(spec: &ModelSpec, table: &downhill::data::Table) -> Tensor {
-    let mut x = table.features.clone();
-    spec.scaler.transform(&mut x, table.num_features());
-    Tensor::from_f64_slice(&x, &[table.rows, table.num_features()], DType::F32)
+    let t = scale_table(table, spec);
+    Tensor::from_f64_slice(&t.features, &[t.rows, t.num_features()], DType::F32)
 }
 
 /// Runs `downhill predict`: one row per input row — the class label and one
@@ -128,14 +128,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             format!("{}: no target column {:?}", args.data, spec.target_names),
         ));
     }
-    let mut t = table.clone();
-    if let Some(downhill::data::TargetColumn::Values { values, width }) = &mut t.target {
-        spec.target_scaler.transform(values, *width);
-    }
-    let mut x = t.features.clone();
-    spec.scaler.transform(&mut x, t.num_features());
-    let rows: Vec<usize> = (0..t.rows).collect();
-    let ds = TensorDataset::from_table(&t, &x, &rows, DType::F32, None);
+    let rows: Vec<usize> = (0..table.rows).collect();
+    let ds = dataset(&scale_table(&table, &spec), &rows);
     let m = metrics_on(&model, &spec, &ds)?;
     println!(
         "{}",

@@ -86,9 +86,8 @@ impl RunDir {
     /// **Errors** on I/O failure.
     pub fn finish(self) -> Result<PathBuf> {
         std::fs::rename(&self.tmp, &self.out).map_err(|e| io(&self.out, e))?;
-        let out = self.out.clone();
-        std::mem::forget(self);
-        Ok(out)
+        // Drop finds nothing left at `tmp` to remove.
+        Ok(self.out.clone())
     }
 }
 

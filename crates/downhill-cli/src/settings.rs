@@ -136,7 +136,7 @@ pub struct Settings {
     pub(crate) on_divergence: String,
 }
 
-fn positive_fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
+fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
     let v = v.unwrap_or(default);
     if !(0.0..1.0).contains(&v) {
         return Err(CliError::flag(flag, format!("must be in [0, 1), got {v}")));
@@ -223,8 +223,8 @@ impl Settings {
         if a.threads == Some(0) {
             return Err(CliError::flag("--threads", "must be at least 1"));
         }
-        let val_split = positive_fraction("--val-split", a.val_split, 0.1)?;
-        let test_split = positive_fraction("--test-split", a.test_split, 0.2)?;
+        let val_split = fraction("--val-split", a.val_split, 0.1)?;
+        let test_split = fraction("--test-split", a.test_split, 0.2)?;
         if val_split + test_split >= 0.95 {
             return Err(CliError::flag(
                 "--val-split",

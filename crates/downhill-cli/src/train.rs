@@ -46,16 +46,20 @@ fn target_scaler(table: &Table, rows: &[usize]) -> Scaler {
     }
 }
 
-/// The rows of a table as a dataset, features and targets scaled by `spec`.
-pub fn dataset(table: &Table, spec: &ModelSpec, rows: &[usize]) -> TensorDataset {
-    let d = table.num_features();
-    let mut x = table.features.clone();
-    spec.scaler.transform(&mut x, d);
+/// The table with its features and (regression) targets scaled as `spec` says.
+pub fn scale_table(table: &Table, spec: &ModelSpec) -> Table {
     let mut t = table.clone();
+    let d = t.num_features();
+    spec.scaler.transform(&mut t.features, d);
     if let Some(TargetColumn::Values { values, width }) = &mut t.target {
         spec.target_scaler.transform(values, *width);
     }
-    TensorDataset::from_table(&t, &x, rows, DType::F32, None)
+    t
+}
+
+/// The rows `rows` of an already scaled table as an `f32` dataset.
+pub fn dataset(scaled: &Table, rows: &[usize]) -> TensorDataset {
+    TensorDataset::from_table(scaled, &scaled.features, rows, DType::F32, None)
 }
 
 fn default_loss(task: Task) -> &'static str {
@@ -145,9 +149,10 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
             s.seed
         );
     }
-    let train = dataset(&table, &spec, &split.train);
-    let val = dataset(&table, &spec, &split.val);
-    let test = dataset(&table, &spec, &split.test);
+    let scaled = scale_table(&table, &spec);
+    let train = dataset(&scaled, &split.train);
+    let val = dataset(&scaled, &split.val);
+    let test = dataset(&scaled, &split.test);
     Ok(Prepared {
         split,
         spec,
