@@ -374,6 +374,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             .build_global()
             .map_err(|e| CliError::flag("--threads", e.to_string()))?;
     }
+    refuse_mpi_launch()?;
     let quiet = args.quiet;
     let (settings, resume) = resolve_run(&args)?;
     let saved_split: Option<Split> = resume
@@ -437,6 +438,17 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// Started by `mpirun -np N` (N > 1): N copies would train the same run
+/// independently and race for one run directory, so refuse.
+fn refuse_mpi_launch() -> Result<()> {
+    match downhill::train::launched_size() {
+        Some(n) if n > 1 => Err(CliError::Other(format!(
+            "started by an MPI launcher as one of {n} processes, but this build of downhill trains in one process only; run it without mpirun ({n} independent copies would write one run directory)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn print_model_line(settings: &Settings, prepared: &Prepared, trainer: &Trainer) {

@@ -435,3 +435,30 @@ fn no_validation_or_test_split_trains_on_every_row() {
     assert!(m.get("val").is_none() && m.get("test").is_none(), "{m}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_build_without_mpi_refuses_to_run_under_mpirun() {
+    let dir = scratch("mpirun");
+    for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] {
+        let o = Command::new(bin())
+            .current_dir(&dir)
+            .env(var, "2")
+            .args(["train", "--data", "iris", "--epochs", "1", "--out", "r"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("one of 2 processes") && e.contains("without mpirun"), "{e}");
+        assert!(!dir.join("r").exists());
+    }
+    // One process under mpirun is one process.
+    let o = Command::new(bin())
+        .current_dir(&dir)
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .args(["train", "--data", "iris", "--epochs", "1", "--out", "r", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

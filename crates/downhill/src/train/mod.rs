@@ -24,6 +24,9 @@
 //! ```
 
 mod checkpoint;
+mod comm;
+#[cfg(feature = "mpi")]
+mod comm_mpi;
 mod config;
 mod history;
 mod metrics;
@@ -34,6 +37,9 @@ mod stopping;
 mod trainer;
 
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
+pub use comm::{launched_size, Communicator, SingleProcess};
+#[cfg(feature = "mpi")]
+pub use comm_mpi::MpiCommunicator;
 pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
 pub use history::{write_history_csv, EpochRecord};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
