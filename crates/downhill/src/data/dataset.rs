@@ -1,8 +1,7 @@
 //! [`Dataset`]: samples the training loop reads in batches; [`TensorDataset`],
 //! the in-memory one.
 
-use super::{Table, TargetColumn};
-use crate::loss::Target;
+use super::{Table, Target, TargetColumn};
 use crate::{DType, Tensor};
 
 /// The targets of a batch: class indices or a tensor of values.
