@@ -78,6 +78,17 @@ pub enum Error {
         /// What to shrink.
         advice: String,
     },
+    /// A large buffer could not be allocated (the system refused it).
+    #[error(
+        "could not allocate {} for {what}: not enough memory; shrink the model (fewer or smaller layers) or the batch",
+        crate::train::memory::format_bytes(*bytes)
+    )]
+    AllocationFailed {
+        /// Bytes asked for.
+        bytes: u64,
+        /// What the buffer was for (a tensor and its shape).
+        what: String,
+    },
 }
 
 /// `Result` with downhill's [`Error`].

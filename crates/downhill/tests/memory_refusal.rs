@@ -120,3 +120,23 @@ fn fit_refuses_a_run_over_its_memory_limit_before_the_first_step() {
     t.config_mut().memory_limit = Some(need.total());
     assert!(t.fit(&data, None).is_ok());
 }
+
+#[test]
+fn a_layer_too_large_to_allocate_is_an_error_not_an_abort() {
+    let mut g = Generator::new(0);
+    let err =
+        Linear::try_with_dtype(1_000_000_000_000, 1_000_000, true, DType::F32, &mut g).unwrap_err();
+    assert!(
+        matches!(err, Error::AllocationFailed { bytes, .. } if bytes == 4_000_000_000_000_000_000)
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("F32 tensor of shape [1000000, 1000000000000]"),
+        "{msg}"
+    );
+    // The fallible constructor draws exactly what the infallible one does.
+    let a = Linear::with_dtype(5, 3, true, DType::F32, &mut Generator::new(4));
+    let b = Linear::try_with_dtype(5, 3, true, DType::F32, &mut Generator::new(4)).unwrap();
+    assert_eq!(a.weight.to_vec_f32(), b.weight.to_vec_f32());
+    assert_eq!(a.bias.unwrap().to_vec_f32(), b.bias.unwrap().to_vec_f32());
+}

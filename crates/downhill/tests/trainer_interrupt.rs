@@ -50,7 +50,7 @@ struct Pace(Arc<AtomicUsize>);
 impl Callback for Pace {
     fn on_step_end(&mut self, info: &StepInfo) -> Control {
         self.0.store(info.step, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_micros(300));
+        std::thread::sleep(Duration::from_millis(3));
         Control::Continue
     }
 }
