@@ -32,21 +32,3 @@ pub fn install() -> Arc<AtomicBool> {
     .clone()
 }
 
-/// Whether the flag returned by [`install`] has been set.
-pub fn requested(flag: &AtomicBool) -> bool {
-    flag.load(Ordering::SeqCst)
-}
-
-/// A [`downhill::train::Callback`] that stops training at the end of the
-/// step during which the flag was set.
-pub struct StopOnInterrupt(pub Arc<AtomicBool>);
-
-impl downhill::train::Callback for StopOnInterrupt {
-    fn on_step_end(&mut self, _info: &downhill::train::StepInfo) -> downhill::train::Control {
-        if requested(&self.0) {
-            downhill::train::Control::Stop
-        } else {
-            downhill::train::Control::Continue
-        }
-    }
-}

@@ -11,6 +11,7 @@ use downhill::data::{
 use downhill::loss::Loss;
 use downhill::nn::Module;
 use downhill::schedule::ReduceLROnPlateau;
+use downhill::train::memory::{available_memory, format_bytes, MemoryEstimate, RunPlan};
 use downhill::train::{
     Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule, StopReason,
     TrainConfig, Trainer,
@@ -388,10 +389,10 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             )
         })?;
     let prepared = prepare(&settings, saved_split, quiet)?;
+    let memory = check_memory(&settings, &prepared)?;
     let run = open_run_dir(&args, resume.as_ref().map(|(from, _)| from))?;
-    let interrupt = interrupt::install();
-    let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?
-        .with_callback(Box::new(interrupt::StopOnInterrupt(interrupt.clone())));
+    let mut trainer =
+        build_trainer(&settings, &prepared, &run, quiet)?.with_interrupt(interrupt::install());
     if let Some((from, ck)) = &resume {
         trainer.restore(ck, &from.checkpoint)?;
         if !quiet {
@@ -403,7 +404,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
         }
     }
     if !quiet {
-        print_model_line(&settings, &prepared, &trainer);
+        print_model_line(&settings, &prepared, &trainer, &memory);
         println!(
             "writing {}/ (if interrupted, continue with: downhill train --resume {})",
             run.out.display(),
@@ -414,12 +415,9 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let val = (!prepared.val.is_empty()).then_some(&prepared.val as &dyn Dataset);
     let report = trainer.fit(&prepared.train, val)?;
     let seconds = started.elapsed().as_secs_f64();
-    let interrupted = interrupt::requested(&interrupt);
+    let interrupted = report.stopped_because == StopReason::Interrupted;
     trainer.model_mut().eval();
-    let mut metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
-    if interrupted {
-        metrics["stopped_because"] = json!("interrupted");
-    }
+    let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
@@ -440,6 +438,28 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     })
 }
 
+/// Refuses, before anything is allocated, a model whose training would not
+/// fit in the memory available (parameters, gradients, optimizer state, one
+/// batch's activations, the rollback snapshot and best-weight copy).
+fn check_memory(s: &Settings, p: &Prepared) -> Result<MemoryEstimate> {
+    let arch = &p.spec.architecture;
+    let mut sizes = vec![arch.inputs];
+    sizes.extend(&arch.hidden);
+    sizes.push(arch.outputs);
+    let batch = match s.batch_size {
+        BatchSize::Full => p.train.len(),
+        BatchSize::Size(n) => n.min(p.train.len().max(1)),
+    };
+    let mut plan = RunPlan::mlp(&sizes, DType::F32, batch, &s.optimizer);
+    plan.rollback = s.on_divergence != "stop";
+    plan.restore_best = s.early_stopping.is_some();
+    let estimate = plan.estimate();
+    if let Some(a) = available_memory() {
+        estimate.check(a.bytes, &a.source)?;
+    }
+    Ok(estimate)
+}
+
 /// Started by `mpirun -np N` (N > 1): N copies would train the same run
 /// independently and race for one run directory, so refuse.
 fn refuse_mpi_launch() -> Result<()> {
@@ -451,13 +471,18 @@ fn refuse_mpi_launch() -> Result<()> {
     }
 }
 
-fn print_model_line(settings: &Settings, prepared: &Prepared, trainer: &Trainer) {
+fn print_model_line(
+    settings: &Settings,
+    prepared: &Prepared,
+    trainer: &Trainer,
+    memory: &MemoryEstimate,
+) {
     let arch = &prepared.spec.architecture;
     let mut widths = vec![arch.inputs.to_string()];
     widths.extend(arch.hidden.iter().map(|h| h.to_string()));
     widths.push(arch.outputs.to_string());
     println!(
-        "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs",
+        "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs; about {} of memory",
         widths.join(" → "),
         arch.activation,
         if arch.dropout > 0.0 {
@@ -470,7 +495,8 @@ fn print_model_line(settings: &Settings, prepared: &Prepared, trainer: &Trainer)
         settings.hyper,
         prepared.spec.loss,
         settings.batch_size,
-        settings.epochs
+        settings.epochs,
+        format_bytes(memory.total())
     );
 }
 

@@ -59,6 +59,36 @@ pub enum Error {
         /// Where and what.
         context: String,
     },
+    /// A run would need more memory than is available (refused before
+    /// allocating), or a large allocation failed.
+    #[error(
+        "not enough memory: this needs about {} ({breakdown}) but {} is available ({available_from}); {advice}",
+        crate::train::memory::format_bytes(*needed),
+        crate::train::memory::format_bytes(*available)
+    )]
+    OutOfMemory {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+        /// Where the available figure comes from (cgroup limit, MemAvailable).
+        available_from: String,
+        /// The needed bytes by part (`parameters 1.2 GB, gradients …`).
+        breakdown: String,
+        /// What to shrink.
+        advice: String,
+    },
+    /// A large buffer could not be allocated (the system refused it).
+    #[error(
+        "could not allocate {} for {what}: not enough memory; shrink the model (fewer or smaller layers) or the batch",
+        crate::train::memory::format_bytes(*bytes)
+    )]
+    AllocationFailed {
+        /// Bytes asked for.
+        bytes: u64,
+        /// What the buffer was for (a tensor and its shape).
+        what: String,
+    },
 }
 
 /// `Result` with downhill's [`Error`].

@@ -29,6 +29,7 @@
 pub mod autograd;
 pub mod data;
 mod error;
+pub mod file;
 pub mod loss;
 pub mod nn;
 pub mod ops;

@@ -1,8 +1,7 @@
 //! [`Dataset`]: samples the training loop reads in batches; [`TensorDataset`],
 //! the in-memory one.
 
-use super::{Scaler, Table, TargetColumn};
-use crate::loss::Target;
+use super::{Scaler, Table, Target, TargetColumn};
 use crate::{DType, Tensor};
 
 /// The targets of a batch: class indices or a tensor of values.

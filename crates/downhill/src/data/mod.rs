@@ -16,10 +16,12 @@ pub use npy::{parse_npy, read_npy, read_npy_table, read_npz, write_npy, NpyArray
 pub use table::{Table, TargetColumn, Task};
 mod dataset;
 mod loader;
+mod loss_target;
 mod scale;
 mod split;
 
 pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use loader::{BatchSize, DataLoader};
+pub use loss_target::Target;
 pub use scale::{Scaler, ScalerKind};
 pub use split::{split, Split};

@@ -29,6 +29,10 @@ pub use margin::{
 pub use regression::{GaussianNllLoss, HuberLoss, L1Loss, MseLoss, PoissonNllLoss, SmoothL1Loss};
 pub use regularization::Penalty;
 
+/// What a loss compares its input with; defined in [`crate::data`] (batches
+/// carry it) and re-exported here, so `data` does not depend on `loss`.
+pub use crate::data::Target;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, Tensor};
@@ -59,33 +63,6 @@ impl Reduction {
                 x.sum().div_scalar(n as f64)
             }
         }
-    }
-}
-
-/// What a loss compares the input with: class indices or a tensor.
-#[derive(Clone, Copy, Debug)]
-pub enum Target<'a> {
-    /// One class index per sample (classification).
-    Indices(&'a [usize]),
-    /// Values, probabilities or labels with the input's shape.
-    Tensor(&'a Tensor),
-}
-
-impl<'a> From<&'a Tensor> for Target<'a> {
-    fn from(t: &'a Tensor) -> Self {
-        Target::Tensor(t)
-    }
-}
-
-impl<'a> From<&'a [usize]> for Target<'a> {
-    fn from(t: &'a [usize]) -> Self {
-        Target::Indices(t)
-    }
-}
-
-impl<'a> From<&'a Vec<usize>> for Target<'a> {
-    fn from(t: &'a Vec<usize>) -> Self {
-        Target::Indices(t)
     }
 }
 

@@ -42,6 +42,42 @@ impl Linear {
         });
         Linear { weight, bias }
     }
+
+    /// [`Linear::with_dtype`] for sizes that come from outside (a command
+    /// line, a config): the same layer and draws, but a weight too large to
+    /// allocate is an error instead of an abort.
+    ///
+    /// ```
+    /// use downhill::nn::Linear;
+    /// use downhill::{DType, Generator};
+    /// let mut g = Generator::new(0);
+    /// assert!(Linear::try_with_dtype(64, 10, true, DType::F32, &mut g).is_ok());
+    /// assert!(Linear::try_with_dtype(1 << 40, 1 << 30, true, DType::F32, &mut g).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) naming the
+    /// shape that could not be allocated.
+    pub fn try_with_dtype(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> crate::Result<Self> {
+        let bound = 1.0 / (in_features.max(1) as f64).sqrt();
+        let weight =
+            Tensor::try_uniform_dtype(&[out_features, in_features], -bound, bound, dtype, gen)?
+                .requires_grad_(true);
+        let bias = match bias {
+            true => Some(
+                Tensor::try_uniform_dtype(&[out_features], -bound, bound, dtype, gen)?
+                    .requires_grad_(true),
+            ),
+            false => None,
+        };
+        Ok(Linear { weight, bias })
+    }
 }
 
 impl Module for Linear {

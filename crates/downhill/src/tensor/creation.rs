@@ -23,6 +23,40 @@ fn from_f64_iter(shape: &[usize], dtype: DType, it: impl Iterator<Item = f64>) -
     Tensor::from_storage(s, shape.to_vec())
 }
 
+/// Like [`from_f64_iter`], reserving the buffer fallibly first: an
+/// allocation the system refuses (or a size that overflows) is an error.
+fn try_from_f64_iter(
+    shape: &[usize],
+    dtype: DType,
+    it: impl Iterator<Item = f64>,
+) -> crate::Result<Tensor> {
+    let size = match dtype {
+        DType::F32 => 4u64,
+        DType::F64 => 8,
+    };
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let failed = || crate::Error::AllocationFailed {
+        bytes: n.map_or(u64::MAX, |n| (n as u64).saturating_mul(size)),
+        what: format!("a {dtype:?} tensor of shape {shape:?}"),
+    };
+    let n = n.ok_or_else(failed)?;
+    let s = match dtype {
+        DType::F32 => {
+            let mut v: Vec<f32> = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| failed())?;
+            v.extend(it.map(|x| x as f32));
+            Storage::F32(v)
+        }
+        DType::F64 => {
+            let mut v: Vec<f64> = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| failed())?;
+            v.extend(it);
+            Storage::F64(v)
+        }
+    };
+    Ok(Tensor::from_storage(s, shape.to_vec()))
+}
+
 impl Tensor {
     /// A tensor of zeros (`f32`).
     ///
@@ -204,6 +238,35 @@ impl Tensor {
         gen: &mut Generator,
     ) -> Tensor {
         from_f64_iter(shape, dtype, (0..numel(shape)).map(|_| gen.uniform(lo, hi)))
+    }
+
+    /// [`Tensor::uniform_dtype`] that reports a refused allocation instead of
+    /// aborting the process (layer constructors of huge layers use it): the
+    /// same draws, in the same order.
+    ///
+    /// ```
+    /// use downhill::{DType, Generator, Tensor};
+    /// let t = Tensor::try_uniform_dtype(&[2, 3], -1.0, 1.0, DType::F32, &mut Generator::new(0)).unwrap();
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// let huge = Tensor::try_uniform_dtype(&[1 << 40, 1 << 30], 0.0, 1.0, DType::F64, &mut Generator::new(0));
+    /// assert!(huge.is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) if the
+    /// buffer cannot be allocated or its size overflows.
+    pub fn try_uniform_dtype(
+        shape: &[usize],
+        lo: f64,
+        hi: f64,
+        dtype: DType,
+        gen: &mut Generator,
+    ) -> crate::Result<Tensor> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(usize::MAX);
+        try_from_f64_iter(shape, dtype, (0..n).map(|_| gen.uniform(lo, hi)))
     }
 
     /// A tensor from `f64` values converted to `dtype`.

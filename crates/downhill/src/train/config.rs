@@ -59,6 +59,12 @@ pub struct TrainConfig {
     /// Print a summary line to standard error every this many epochs
     /// (and for the last); 0 = never.
     pub log_every: usize,
+    /// Refuse to train when the run's estimated memory
+    /// ([`Trainer::memory_estimate`](super::Trainer::memory_estimate)) is
+    /// above this many bytes; `None` (default) compares with the memory
+    /// still available ([`available_memory`](super::memory::available_memory));
+    /// `Some(u64::MAX)` turns the check off.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +91,7 @@ impl Default for TrainConfig {
             loss_is_scaled: false,
             progress: true,
             log_every: 0,
+            memory_limit: None,
         }
     }
 }

@@ -28,20 +28,28 @@ mod comm;
 #[cfg(feature = "mpi")]
 mod comm_mpi;
 mod config;
+mod divergence;
+mod epoch;
+mod epoch_end;
 mod history;
+pub mod memory;
 mod metrics;
+#[cfg(feature = "plot")]
 pub mod plot;
 mod progress;
 mod resume;
 mod stopping;
 mod trainer;
+mod update;
 
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
 pub use comm::{launched_size, Communicator, SingleProcess};
 #[cfg(feature = "mpi")]
 pub use comm_mpi::MpiCommunicator;
 pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
+pub use epoch::EpochSummary;
 pub use history::{write_history_csv, EpochRecord};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
 pub use trainer::Trainer;
+pub use update::{LocalReducer, Reducer};

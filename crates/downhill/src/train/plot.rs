@@ -10,11 +10,8 @@
 mod contour;
 mod grid;
 
-use std::fs;
-use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::combinators::IntoLogRange;
@@ -542,7 +539,7 @@ fn render(path: &Path, (w, h): (u32, u32), job: Job) -> Result<()> {
             svg.into_bytes()
         }
     };
-    write_atomically(path, &bytes)
+    crate::file::write_atomic(path, &bytes)
 }
 
 fn encode_png(rgb: &[u8], w: u32, h: u32) -> std::result::Result<Vec<u8>, png::EncodingError> {
@@ -555,38 +552,6 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> std::result::Result<Vec<u8>, png::E
     writer.write_image_data(rgb)?;
     writer.finish()?;
     Ok(out)
-}
-
-/// Writes `bytes` to a fresh temporary file beside `path`, then renames it
-/// over `path`; the temporary file is removed on any failure.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

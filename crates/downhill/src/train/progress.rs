@@ -1,6 +1,32 @@
 //! The progress bar: epoch, loss, validation metric, learning rate, ETA.
+//! Without the `progress` feature no bar is drawn; log lines still print.
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Stands in for indicatif's bar when the `progress` feature is off: never
+/// constructed, so every method below sees `None`.
+#[cfg(not(feature = "progress"))]
+enum ProgressBar {}
+
+#[cfg(not(feature = "progress"))]
+impl ProgressBar {
+    fn set_position(&self, _: u64) {
+        match *self {}
+    }
+    fn inc(&self, _: u64) {
+        match *self {}
+    }
+    fn set_message(&self, _: String) {
+        match *self {}
+    }
+    fn println(&self, _: String) {
+        match *self {}
+    }
+    fn finish_and_clear(&self) {
+        match *self {}
+    }
+}
 
 /// A progress bar over a run's steps, drawn on standard error only when it
 /// is a terminal (and not at all when quiet).
@@ -9,6 +35,12 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    #[cfg(not(feature = "progress"))]
+    pub(crate) fn new(_total_steps: u64, _enabled: bool) -> Self {
+        Progress { bar: None }
+    }
+
+    #[cfg(feature = "progress")]
     pub(crate) fn new(total_steps: u64, enabled: bool) -> Self {
         use std::io::IsTerminal;
         if !enabled || !std::io::stderr().is_terminal() {

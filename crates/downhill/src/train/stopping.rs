@@ -87,6 +87,9 @@ pub enum StopReason {
     Divergence,
     /// A callback asked to stop.
     Callback,
+    /// The interrupt flag was set ([`Trainer::with_interrupt`](super::Trainer::with_interrupt)):
+    /// the run stopped after a step, resumable from its checkpoint.
+    Interrupted,
 }
 
 impl std::fmt::Display for StopReason {
@@ -96,6 +99,7 @@ impl std::fmt::Display for StopReason {
             StopReason::Plateau => "plateau",
             StopReason::Divergence => "divergence",
             StopReason::Callback => "callback",
+            StopReason::Interrupted => "interrupted",
         })
     }
 }

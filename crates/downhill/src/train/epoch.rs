@@ -1,0 +1,358 @@
+//! The epoch runner: the batches of one epoch, each forward, loss and
+//! backward, an update every `accumulate` batches, then the per-step hooks
+//! (schedule, progress, callbacks, budgets, interruption). It returns an
+//! [`EpochSummary`]; every end-of-epoch decision reads that summary.
+
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{latest_checkpoint, list_checkpoints};
+use super::config::{Control, Schedule, StepInfo};
+use super::divergence::Guard;
+use super::progress::Progress;
+use super::stopping::StopReason;
+use super::trainer::Trainer;
+use super::update::{apply_update, evaluate_step, Accumulator, Clip};
+use crate::data::{DataLoader, Dataset};
+use crate::{Error, Result, Tensor};
+
+/// What one epoch's batches amounted to; the end-of-epoch policies decide on
+/// it (after [`Reducer::reduce_epoch`](super::Reducer::reduce_epoch)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochSummary {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Sum of the batch losses seen.
+    pub loss_sum: f64,
+    /// Batches seen.
+    pub batches: usize,
+    /// What diverged, if something did (the step was not applied).
+    pub diverged: Option<String>,
+    /// Whether the epoch stopped before its last batch (interrupted): the run
+    /// can continue from the same batch.
+    pub unfinished: bool,
+}
+
+impl EpochSummary {
+    /// The mean training loss over the batches seen (NaN if none).
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.batches as f64
+    }
+}
+
+/// Where an interrupted epoch stopped, saved in the checkpoint so a resumed
+/// run continues with the next batch of the same epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct PartialEpoch {
+    /// The loader as it was before the epoch drew its order.
+    pub(super) loader: DataLoader,
+    /// Batches of the epoch already trained on.
+    pub(super) batches_done: usize,
+    /// Their loss sum.
+    pub(super) loss_sum: f64,
+}
+
+/// What the runner needs besides the trainer: set up once per `fit`.
+pub(super) struct EpochContext<'a> {
+    pub(super) train: &'a dyn Dataset,
+    pub(super) params: Vec<Tensor>,
+    pub(super) progress: &'a Progress,
+    /// The monitored metric of the last epoch, shown beside the step's loss.
+    pub(super) last_val: String,
+}
+
+impl Trainer {
+    /// The batches of the next epoch and the batch to start from: a fresh
+    /// draw from the loader, or the rest of an interrupted epoch.
+    fn epoch_batches(&mut self) -> (Vec<Vec<usize>>, DataLoader, usize, f64) {
+        if let Some(p) = self.state.partial.take() {
+            let mut loader = p.loader.clone();
+            let batches = loader.epoch().map(|b| b.to_vec()).collect();
+            self.state.loader = Some(loader);
+            return (batches, p.loader, p.batches_done, p.loss_sum);
+        }
+        let loader = self.state.loader.as_mut().expect("fit sets the loader");
+        let start = loader.clone();
+        let batches = loader.epoch().map(|b| b.to_vec()).collect();
+        (batches, start, 0, 0.0)
+    }
+
+    /// Runs one epoch (or the rest of an interrupted one).
+    ///
+    /// # Errors
+    /// Only from clipping (see [`apply_update`]).
+    pub(super) fn run_epoch(&mut self, ctx: &mut EpochContext<'_>) -> Result<EpochSummary> {
+        let cfg = self.config.clone();
+        let guard = Guard::from_config(&cfg);
+        let clip = Clip {
+            value: cfg.clip_value,
+            norm: cfg.clip_norm,
+        };
+        let k = cfg.accumulate.max(1);
+        self.model.train();
+        let (batches, start_loader, first_batch, loss_sum) = self.epoch_batches();
+        let epoch = self.state.epoch + 1;
+        let mut summary = EpochSummary {
+            epoch,
+            loss_sum,
+            batches: first_batch,
+            diverged: None,
+            unfinished: false,
+        };
+        let mut acc = Accumulator::new(k);
+        for bi in first_batch..batches.len() {
+            let b = ctx.train.batch(&batches[bi]);
+            let out = self.model.forward(&b.inputs);
+            let loss = self.loss.forward(&out, b.targets.as_target(), &[]);
+            let lv = loss.item();
+            if let Some(what) = guard.batch_loss(self.state.step + 1, lv, self.state.first_loss) {
+                summary.diverged = Some(what);
+                break;
+            }
+            self.state.first_loss.get_or_insert(lv);
+            acc.add(acc.backward(&loss), lv);
+            summary.loss_sum += lv;
+            summary.batches += 1;
+            let last = bi + 1 == batches.len();
+            if !acc.ready(last) {
+                continue;
+            }
+            let step_batches: Vec<&[usize]> = batches[bi + 1 - acc.micro()..=bi]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            let (grads, step_loss) = acc.take();
+            let (model, loss_fn, train) = (&self.model, &self.loss, ctx.train);
+            let mut reevaluate = || {
+                evaluate_step(&step_batches, k, &mut |idx| {
+                    let b = train.batch(idx);
+                    loss_fn.forward(&model.forward(&b.inputs), b.targets.as_target(), &[])
+                })
+            };
+            let applied = apply_update(
+                self.optimizer.as_mut(),
+                &ctx.params,
+                grads,
+                step_loss,
+                self.state.step + 1,
+                clip,
+                self.reducer.as_mut(),
+                &mut reevaluate,
+            )?;
+            let step_loss = match applied {
+                Ok(l) => l,
+                Err(what) => {
+                    summary.diverged = Some(what);
+                    break;
+                }
+            };
+            self.after_step(epoch, step_loss, ctx);
+            if self.state.stopped.is_some() {
+                if self.state.stopped == Some(StopReason::Interrupted) && !last {
+                    summary.unfinished = true;
+                    self.state.partial = Some(PartialEpoch {
+                        loader: start_loader,
+                        batches_done: bi + 1,
+                        loss_sum: summary.loss_sum,
+                    });
+                }
+                break;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The per-step hooks after an applied step: count it, step a per-step
+    /// schedule, report it (progress bar, callbacks), and check the step
+    /// budget and the interrupt flag.
+    fn after_step(&mut self, epoch: usize, loss: f64, ctx: &EpochContext<'_>) {
+        self.state.step += 1;
+        if let Schedule::PerStep(s) = &mut self.schedule {
+            s.step(self.optimizer.as_mut());
+        }
+        let info = StepInfo {
+            epoch,
+            step: self.state.step,
+            loss,
+            lr: self.optimizer.lr(0),
+        };
+        ctx.progress.inc();
+        if ctx.progress.visible() {
+            ctx.progress.message(format!(
+                "epoch {epoch}/{} loss {:.4}{} lr {:.1e}",
+                self.config.epochs, info.loss, ctx.last_val, info.lr
+            ));
+        }
+        for cb in &mut self.callbacks {
+            if cb.on_step_end(&info) == Control::Stop {
+                self.state.stopped = Some(StopReason::Callback);
+            }
+        }
+        if self.config.max_steps.is_some_and(|m| self.state.step >= m) {
+            self.state.stopped.get_or_insert(StopReason::Budget);
+        }
+        if self.interrupted() {
+            self.state.stopped.get_or_insert(StopReason::Interrupted);
+        }
+    }
+
+    /// Writes the checkpoint of an interrupted epoch,
+    /// `epoch-EEEEEE-step-SSSSSSSSS.safetensors` (E the epoch in progress), if
+    /// a checkpoint directory is set. The name sorts after the previous
+    /// epoch's checkpoint and before this epoch's, so the newest state is
+    /// always [`latest_checkpoint`]; older files beyond `keep_last` go.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub(super) fn save_partial_checkpoint(&self) -> Result<()> {
+        let Some(dir) = &self.config.checkpoint_dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let name = format!(
+            "epoch-{:06}-step-{:09}.safetensors",
+            self.state.epoch + 1,
+            self.state.step
+        );
+        self.checkpoint().save(&dir.join(name))?;
+        let all = list_checkpoints(dir);
+        let keep = self.config.keep_last.max(1);
+        for old in all.iter().take(all.len().saturating_sub(keep)) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+
+    /// The report's message for an interrupted run: where it stopped and
+    /// where its checkpoint is.
+    pub(super) fn interrupted_message(&self) -> String {
+        let at = format!(
+            "interrupted after step {} (epoch {}{})",
+            self.state.step,
+            self.state.epoch + usize::from(self.state.partial.is_some()),
+            if self.state.partial.is_some() {
+                ", in progress"
+            } else {
+                ""
+            }
+        );
+        match self
+            .config
+            .checkpoint_dir
+            .as_deref()
+            .and_then(latest_checkpoint)
+        {
+            Some(p) => format!("{at}; checkpoint {}", p.display()),
+            None => format!("{at}; no checkpoint written (no checkpoint directory)"),
+        }
+    }
+
+    /// Whether the interrupt flag (see [`Trainer::with_interrupt`]) is set.
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{BatchSize, TensorDataset};
+    use crate::loss::MseLoss;
+    use crate::nn::{Linear, Module};
+    use crate::optim::Sgd;
+    use crate::train::TrainConfig;
+    use crate::Generator;
+
+    fn line_data(n: usize) -> TensorDataset {
+        let xs: Vec<f32> = (0..n).map(|i| i as f32 / n as f32).collect();
+        let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+        TensorDataset::regression(
+            Tensor::from_vec(xs, &[n, 1]),
+            &Tensor::from_vec(ys, &[n, 1]),
+        )
+    }
+
+    fn trainer(batch: usize, accumulate: usize) -> Trainer {
+        let model = Linear::new(1, 1, true, &mut Generator::new(1));
+        let opt = Sgd::default()
+            .lr(0.1)
+            .build(model.trainable_parameters())
+            .unwrap();
+        let config = TrainConfig {
+            batch_size: BatchSize::Size(batch),
+            accumulate,
+            shuffle: false,
+            progress: false,
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(
+            Box::new(model),
+            Box::new(MseLoss::default()),
+            Box::new(opt),
+            config,
+        );
+        t.state.loader = Some(DataLoader::new(10, BatchSize::Size(batch), false, false, 0));
+        t
+    }
+
+    fn run_one(t: &mut Trainer, data: &TensorDataset) -> EpochSummary {
+        let progress = Progress::new(0, false);
+        let mut ctx = EpochContext {
+            train: data,
+            params: t.optimizer.params(),
+            progress: &progress,
+            last_val: String::new(),
+        };
+        t.run_epoch(&mut ctx).unwrap()
+    }
+
+    #[test]
+    fn an_epoch_sees_every_batch_and_steps_once_per_accumulation() {
+        let data = line_data(10);
+        let mut t = trainer(3, 2);
+        let s = run_one(&mut t, &data);
+        // 4 batches (3, 3, 3, 1), steps after batches 2 and 4.
+        assert_eq!((s.batches, t.state.step, s.unfinished), (4, 2, false));
+        assert!(s.diverged.is_none() && s.mean_loss().is_finite());
+        assert_eq!(t.state.epoch, 0, "the runner does not close the epoch");
+    }
+
+    #[test]
+    fn a_non_finite_loss_stops_the_epoch_before_its_step() {
+        let xs = vec![0.0f32, f32::NAN, 1.0, 2.0];
+        let data = TensorDataset::regression(
+            Tensor::from_vec(xs, &[4, 1]),
+            &Tensor::from_vec(vec![0.0f32; 4], &[4, 1]),
+        );
+        let mut t = trainer(1, 1);
+        t.state.loader = Some(DataLoader::new(4, BatchSize::Size(1), false, false, 0));
+        let s = run_one(&mut t, &data);
+        assert_eq!(s.diverged.as_deref(), Some("step 2: the loss is NaN"));
+        assert_eq!((s.batches, t.state.step), (1, 1));
+    }
+
+    #[test]
+    fn an_interrupt_ends_the_epoch_after_the_step_and_records_where() {
+        let data = line_data(10);
+        let mut t = trainer(2, 1);
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        t = t.with_interrupt(flag);
+        let s = run_one(&mut t, &data);
+        assert_eq!((s.batches, t.state.step, s.unfinished), (1, 1, true));
+        assert_eq!(t.state.stopped, Some(StopReason::Interrupted));
+        let p = t.state.partial.clone().unwrap();
+        assert_eq!((p.batches_done, p.loss_sum), (1, s.loss_sum));
+        // The rest of the epoch: the four remaining batches.
+        t.state.stopped = None;
+        t.interrupt = None;
+        let rest = run_one(&mut t, &data);
+        assert_eq!((rest.batches, t.state.step, rest.unfinished), (5, 5, false));
+        assert!(t.state.partial.is_none());
+    }
+}
