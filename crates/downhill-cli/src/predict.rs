@@ -129,7 +129,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         ));
     }
     let rows: Vec<usize> = (0..table.rows).collect();
-    let ds = dataset(&scale_table(&table, &spec), &rows);
+    let ds = dataset(&scale_table(&table, &spec), &spec, &rows);
     let m = metrics_on(&model, &spec, &ds)?;
     println!(
         "{}",

@@ -62,10 +62,12 @@ pub fn final_metrics(model: &dyn Module, p: &Prepared, report: &Report) -> Resul
             Value::Object(metrics_on(model, &p.spec, &p.val)?),
         );
     }
-    out.insert(
-        "test".into(),
-        Value::Object(metrics_on(model, &p.spec, &p.test)?),
-    );
+    if !p.test.is_empty() {
+        out.insert(
+            "test".into(),
+            Value::Object(metrics_on(model, &p.spec, &p.test)?),
+        );
+    }
     out.insert("stopped_because".into(), json!(report.stopped_because));
     out.insert("stop_message".into(), json!(report.message));
     out.insert("epochs_run".into(), json!(report.epochs_run));
@@ -112,9 +114,16 @@ pub fn plot_curves(run: &RunDir, spec: &ModelSpec, report: &Report) -> Result<()
             .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
             .collect(),
     };
+    let scaled = if crate::train::loss_is_scaled(spec) {
+        " (standardized targets)"
+    } else {
+        ""
+    };
     let loss = vec![
-        series("train loss", &|r| Some(r.train_loss)),
-        series("validation loss", &|r| r.val.get("loss").copied()),
+        series(&format!("train loss{scaled}"), &|r| Some(r.train_loss)),
+        series(&format!("validation loss{scaled}"), &|r| {
+            r.val.get("loss").copied()
+        }),
     ];
     let metric = match spec.task {
         Task::Classification => "accuracy",

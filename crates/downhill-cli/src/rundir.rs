@@ -35,19 +35,19 @@ pub struct RunDir {
     pub tmp: PathBuf,
     /// Where it goes at the end.
     pub out: PathBuf,
+    /// A temporary directory of an earlier, killed run of `out`, removed at the end.
+    leftover: Option<PathBuf>,
 }
 
-fn io(path: &Path, e: std::io::Error) -> CliError {
-    CliError::Lib(downhill::Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
+/// An `--out` error: names the flag and the final path, never the temporary one.
+fn out_error(out: &Path, what: &str, e: std::io::Error) -> CliError {
+    CliError::flag("--out", format!("{}: cannot {what} ({e})", out.display()))
 }
 
 impl RunDir {
     /// Checks that `out` does not exist yet and creates the temporary directory.
     ///
-    /// **Errors** naming `--out` if `out` exists, or the directory on I/O failure.
+    /// **Errors** naming `--out` if `out` exists or cannot be written.
     pub fn create(out: &Path) -> Result<RunDir> {
         if out.exists() {
             return Err(CliError::flag(
@@ -58,22 +58,56 @@ impl RunDir {
                 ),
             ));
         }
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        Self::start(out, None, None)
+    }
+
+    /// A run directory for a resumed run that is written into `out` (which
+    /// may exist: it is replaced at the end): the checkpoints of `from` are
+    /// carried over (hard links where possible), and `leftover` (the
+    /// temporary directory of a killed run) is removed at the end.
+    ///
+    /// **Errors** naming `--out` if the directory cannot be written.
+    pub fn resume_into(out: &Path, from: &Path, leftover: Option<PathBuf>) -> Result<RunDir> {
+        Self::start(out, Some(from), leftover)
+    }
+
+    fn start(out: &Path, carry: Option<&Path>, leftover: Option<PathBuf>) -> Result<RunDir> {
+        let parent = crate::resume::parent_of(out);
+        std::fs::create_dir_all(&parent).map_err(|e| out_error(out, "create its parent", e))?;
+        let tmp = crate::resume::tmp_name(out, std::process::id());
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(tmp.join("checkpoints")).map_err(|e| io(&tmp, e))?;
-        Ok(RunDir {
+        let run = RunDir {
             tmp,
             out: out.to_path_buf(),
-        })
+            leftover,
+        };
+        std::fs::create_dir_all(run.tmp.join("checkpoints"))
+            .map_err(|e| out_error(out, "create the run directory", e))?;
+        if let Some(from) = carry {
+            run.carry_checkpoints(&from.join("checkpoints"))?;
+        }
+        Ok(run)
+    }
+
+    /// Links (or copies) the checkpoint files of `dir` into this run's `checkpoints/`.
+    fn carry_checkpoints(&self, dir: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let src = entry.path();
+            let is_ck = src.extension().is_some_and(|e| e == "safetensors")
+                && !src
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if !is_ck {
+                continue;
+            }
+            let dst = self.tmp.join("checkpoints").join(entry.file_name());
+            if std::fs::hard_link(&src, &dst).is_err() {
+                std::fs::copy(&src, &dst).map_err(|e| {
+                    out_error(&self.out, "copy the checkpoints of the run it resumes", e)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// A file inside the run directory (while it is being written).
@@ -81,11 +115,33 @@ impl RunDir {
         self.tmp.join(name)
     }
 
-    /// Renames the finished directory into place.
+    /// Renames the finished directory into place (replacing the run it
+    /// resumed, if any) and removes the leftover of a killed run.
     ///
-    /// **Errors** on I/O failure.
+    /// **Errors** naming `--out` on I/O failure.
     pub fn finish(self) -> Result<PathBuf> {
-        std::fs::rename(&self.tmp, &self.out).map_err(|e| io(&self.out, e))?;
+        let mut old = None;
+        if self.out.exists() {
+            let aside = crate::resume::parent_of(&self.out).join(format!(
+                ".{}.old-{}",
+                self.out
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                std::process::id()
+            ));
+            std::fs::rename(&self.out, &aside)
+                .map_err(|e| out_error(&self.out, "replace the earlier run", e))?;
+            old = Some(aside);
+        }
+        if let Err(e) = std::fs::rename(&self.tmp, &self.out) {
+            if let Some(aside) = &old {
+                let _ = std::fs::rename(aside, &self.out);
+            }
+            return Err(out_error(&self.out, "move the finished run into place", e));
+        }
+        for dir in old.iter().chain(&self.leftover) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         // Drop finds nothing left at `tmp` to remove.
         Ok(self.out.clone())
     }

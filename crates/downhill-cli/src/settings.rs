@@ -108,7 +108,12 @@ pub struct TrainArgs {
 /// rebuilds the same run.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
+    /// The data: a built-in name, or a file's absolute path.
     pub(crate) data: String,
+    /// [`crate::resume::fingerprint`] of the data file (absent for built-in
+    /// data and in checkpoints written before it existed).
+    #[serde(default)]
+    pub(crate) data_hash: Option<String>,
     pub(crate) target: Vec<String>,
     pub(crate) task: Option<Task>,
     pub(crate) hidden: Vec<usize>,
@@ -257,6 +262,7 @@ impl Settings {
         }
         Ok(Settings {
             data: a.data.clone().unwrap_or_else(|| "digits".into()),
+            data_hash: None,
             target: a
                 .target
                 .as_deref()

@@ -2,7 +2,7 @@
 //! run directory holding the model, its description, metrics, history,
 //! checkpoints and loss curves.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use downhill::data::{
     split, BatchSize, CsvOptions, Dataset, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
@@ -12,17 +12,18 @@ use downhill::loss::Loss;
 use downhill::nn::Module;
 use downhill::schedule::ReduceLROnPlateau;
 use downhill::train::{
-    latest_checkpoint, Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule,
-    StopReason, TrainConfig, Trainer,
+    Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule, StopReason,
+    TrainConfig, Trainer,
 };
 use downhill::DType;
 use serde_json::{json, Value};
 
 use crate::error::{CliError, Result};
+use crate::interrupt;
 use crate::opt_args::build_error;
 use crate::report;
+use crate::resume::{self, ResumeFrom};
 use crate::rundir::{default_out, RunDir};
-use crate::settings::at_least_one;
 pub use crate::settings::{Settings, TrainArgs};
 use crate::source::load_table;
 use crate::spec::{Architecture, ModelSpec};
@@ -57,9 +58,16 @@ pub fn scale_table(table: &Table, spec: &ModelSpec) -> Table {
     t
 }
 
-/// The rows `rows` of an already scaled table as an `f32` dataset.
-pub fn dataset(scaled: &Table, rows: &[usize]) -> TensorDataset {
+/// The rows `rows` of a table scaled as `spec` says, as an `f32` dataset
+/// that reports metrics in the target's own units.
+pub fn dataset(scaled: &Table, spec: &ModelSpec, rows: &[usize]) -> TensorDataset {
     TensorDataset::from_table(scaled, &scaled.features, rows, DType::F32, None)
+        .with_target_scaler(spec.target_scaler.clone())
+}
+
+/// Whether the loss is computed on standardized targets (regression).
+pub fn loss_is_scaled(spec: &ModelSpec) -> bool {
+    !matches!(spec.target_scaler, Scaler::None)
 }
 
 fn default_loss(task: Task) -> &'static str {
@@ -85,7 +93,11 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
         Some(sp) => sp,
         None => split(table.rows, classes, s.val_split, s.test_split, s.seed)?,
     };
-    if split.train.is_empty() || split.test.is_empty() {
+    let starved = |rows: &[usize], fraction: f64| rows.is_empty() && fraction > 0.0;
+    if split.train.is_empty()
+        || starved(&split.test, s.test_split)
+        || starved(&split.val, s.val_split)
+    {
         return Err(CliError::flag(
             "--data",
             format!(
@@ -150,9 +162,9 @@ fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prep
         );
     }
     let scaled = scale_table(&table, &spec);
-    let train = dataset(&scaled, &split.train);
-    let val = dataset(&scaled, &split.val);
-    let test = dataset(&scaled, &split.test);
+    let train = dataset(&scaled, &spec, &split.train);
+    let val = dataset(&scaled, &spec, &split.val);
+    let test = dataset(&scaled, &spec, &split.test);
     Ok(Prepared {
         split,
         spec,
@@ -254,6 +266,7 @@ fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Resul
         checkpoint_every: s.checkpoint_every,
         keep_last: s.keep_checkpoints,
         history_csv: Some(run.file("history.csv")),
+        loss_is_scaled: loss_is_scaled(&p.spec),
         progress: !quiet,
         log_every: if quiet {
             0
@@ -296,25 +309,57 @@ fn plateau(s: &Settings, opt: &mut dyn downhill::optim::Optimizer) -> Result<Red
     Ok(r)
 }
 
-/// Where `--resume DIR` finds its checkpoint.
-fn resume_checkpoint(dir: &Path) -> Result<PathBuf> {
-    if dir.is_file() {
-        return Ok(dir.to_path_buf());
-    }
-    latest_checkpoint(&dir.join("checkpoints"))
-        .or_else(|| latest_checkpoint(dir))
-        .ok_or_else(|| {
+/// The settings of the run, and for `--resume` where it continues from.
+fn resolve_run(args: &TrainArgs) -> Result<(Settings, Option<(ResumeFrom, Checkpoint)>)> {
+    let Some(dir) = &args.resume else {
+        let mut s = Settings::resolve(args)?;
+        s.data = resume::absolute_data(&s.data);
+        s.data_hash = resume::fingerprint(&s.data)?;
+        return Ok((s, None));
+    };
+    let from = resume::locate(dir)?;
+    let ck = Checkpoint::load(&from.checkpoint)?;
+    let stored: Settings =
+        serde_json::from_value(ck.state["extra"]["settings"].clone()).map_err(|e| {
             CliError::flag(
                 "--resume",
                 format!(
-                    "{}: no checkpoint found (expected checkpoints/epoch-*.safetensors)",
-                    dir.display()
+                    "{}: not a checkpoint of `downhill train` ({e})",
+                    from.checkpoint.display()
                 ),
             )
-        })
+        })?;
+    let s = resume::check_flags(args, stored)?;
+    Ok((s, Some((from, ck))))
 }
 
-/// Runs `downhill train`; returns the process exit code (1 if training diverged).
+/// The run directory: a new one, or for `--resume` the run's own (replaced
+/// when the resumed run is saved) unless `--out` names another.
+fn open_run_dir(args: &TrainArgs, resume: Option<&ResumeFrom>) -> Result<RunDir> {
+    let Some(from) = resume else {
+        return RunDir::create(&args.out.clone().unwrap_or_else(default_out));
+    };
+    let carry = from.leftover.as_deref().unwrap_or(&from.run_dir);
+    match &args.out {
+        Some(out) if !same_dir(out, &from.run_dir) => {
+            if out.exists() {
+                return RunDir::create(out); // refuses, naming --out
+            }
+            RunDir::resume_into(out, carry, None)
+        }
+        _ => RunDir::resume_into(&from.run_dir, carry, from.leftover.clone()),
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Runs `downhill train`; returns the process exit code (1 if training
+/// diverged, 130 if it was interrupted and saved).
 pub fn run(args: TrainArgs) -> Result<i32> {
     let args = match &args.config {
         Some(path) => crate::config::apply(path, args.clone())?,
@@ -330,46 +375,8 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             .map_err(|e| CliError::flag("--threads", e.to_string()))?;
     }
     let quiet = args.quiet;
-    let (settings, checkpoint) = match &args.resume {
-        None => (Settings::resolve(&args)?, None),
-        Some(dir) => {
-            let fixed = [
-                ("--data", args.data.is_some()),
-                ("--target", args.target.is_some()),
-                ("--hidden", args.hidden.is_some()),
-                ("--optimizer", args.opt.optimizer.is_some()),
-                ("--lr", args.opt.lr.is_some()),
-                ("--batch-size", args.batch_size.is_some()),
-                ("--seed", args.seed.is_some()),
-                ("--schedule", args.schedule.is_some()),
-            ];
-            if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
-                return Err(CliError::flag(
-                    *flag,
-                    "cannot be changed when resuming: the run's settings come from its checkpoint (--epochs, --max-steps, --early-stopping and --out can)",
-                ));
-            }
-            let path = resume_checkpoint(dir)?;
-            let ck = Checkpoint::load(&path)?;
-            let mut s: Settings = serde_json::from_value(ck.state["extra"]["settings"].clone())
-                .map_err(|e| {
-                    CliError::flag(
-                        "--resume",
-                        format!(
-                            "{}: not a checkpoint of `downhill train` ({e})",
-                            path.display()
-                        ),
-                    )
-                })?;
-            if let Some(e) = args.epochs {
-                s.epochs = at_least_one("--epochs", Some(e), 1)?;
-            }
-            s.max_steps = args.max_steps.or(s.max_steps);
-            s.early_stopping = args.early_stopping.or(s.early_stopping);
-            (s, Some((path, ck)))
-        }
-    };
-    let saved_split: Option<Split> = checkpoint
+    let (settings, resume) = resolve_run(&args)?;
+    let saved_split: Option<Split> = resume
         .as_ref()
         .map(|(_, ck)| serde_json::from_value(ck.state["extra"]["split"].clone()))
         .transpose()
@@ -380,56 +387,79 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             )
         })?;
     let prepared = prepare(&settings, saved_split, quiet)?;
-    let out = args.out.clone().unwrap_or_else(default_out);
-    let run = RunDir::create(&out)?;
-    let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?;
-    if let Some((path, ck)) = &checkpoint {
-        trainer.restore(ck, path)?;
+    let run = open_run_dir(&args, resume.as_ref().map(|(from, _)| from))?;
+    let interrupt = interrupt::install();
+    let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?
+        .with_callback(Box::new(interrupt::StopOnInterrupt(interrupt.clone())));
+    if let Some((from, ck)) = &resume {
+        trainer.restore(ck, &from.checkpoint)?;
         if !quiet {
             println!(
                 "resumed from {} at epoch {}",
-                path.display(),
+                from.checkpoint.display(),
                 trainer.epoch()
             );
         }
     }
     if !quiet {
-        let arch = &prepared.spec.architecture;
-        let mut widths = vec![arch.inputs.to_string()];
-        widths.extend(arch.hidden.iter().map(|h| h.to_string()));
-        widths.push(arch.outputs.to_string());
+        print_model_line(&settings, &prepared, &trainer);
         println!(
-            "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs",
-            widths.join(" → "),
-            arch.activation,
-            if arch.dropout > 0.0 {
-                format!(", dropout {}", arch.dropout)
-            } else {
-                String::new()
-            },
-            trainer.model().num_parameters(),
-            settings.optimizer,
-            settings.hyper,
-            prepared.spec.loss,
-            settings.batch_size,
-            settings.epochs
+            "writing {}/ (if interrupted, continue with: downhill train --resume {})",
+            run.out.display(),
+            run.out.display()
         );
     }
     let started = std::time::Instant::now();
-    let report = trainer.fit(&prepared.train, Some(&prepared.val))?;
+    let val = (!prepared.val.is_empty()).then_some(&prepared.val as &dyn Dataset);
+    let report = trainer.fit(&prepared.train, val)?;
     let seconds = started.elapsed().as_secs_f64();
+    let interrupted = interrupt::requested(&interrupt);
     trainer.model_mut().eval();
-    let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
+    let mut metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
+    if interrupted {
+        metrics["stopped_because"] = json!("interrupted");
+    }
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
-    if !quiet || report.stopped_because == StopReason::Divergence {
-        report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    if interrupted {
+        println!(
+            "interrupted after epoch {} (step {}): saved {}/; continue with: downhill train --resume {}",
+            report.epochs_run,
+            report.steps,
+            out.display(),
+            out.display()
+        );
+        return Ok(interrupt::EXIT_INTERRUPTED);
     }
     Ok(if report.stopped_because == StopReason::Divergence {
         1
     } else {
         0
     })
+}
+
+fn print_model_line(settings: &Settings, prepared: &Prepared, trainer: &Trainer) {
+    let arch = &prepared.spec.architecture;
+    let mut widths = vec![arch.inputs.to_string()];
+    widths.extend(arch.hidden.iter().map(|h| h.to_string()));
+    widths.push(arch.outputs.to_string());
+    println!(
+        "model: MLP {} ({}{}), {} parameters; {} {}; {}; batch {}; up to {} epochs",
+        widths.join(" → "),
+        arch.activation,
+        if arch.dropout > 0.0 {
+            format!(", dropout {}", arch.dropout)
+        } else {
+            String::new()
+        },
+        trainer.model().num_parameters(),
+        settings.optimizer,
+        settings.hyper,
+        prepared.spec.loss,
+        settings.batch_size,
+        settings.epochs
+    );
 }
 
 fn write_outputs(
@@ -444,7 +474,11 @@ fn write_outputs(
     downhill::nn::write_atomic(&run.file("model.json"), spec.as_bytes())?;
     let m = serde_json::to_string_pretty(metrics).expect("metrics serialize");
     downhill::nn::write_atomic(&run.file("metrics.json"), m.as_bytes())?;
-    downhill::train::write_history_csv(&run.file("history.csv"), &report.history)?;
+    downhill::train::write_history_csv(
+        &run.file("history.csv"),
+        &report.history,
+        loss_is_scaled(&p.spec),
+    )?;
     report::plot_curves(run, &p.spec, report)?;
     Ok(())
 }

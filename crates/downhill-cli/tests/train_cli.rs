@@ -371,3 +371,67 @@ fn divergence_is_reported_with_a_smaller_learning_rate() {
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.9, "{m}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn regression_logs_metrics_in_the_target_units_everywhere() {
+    let dir = scratch("units");
+    let stdout = ok(
+        &dir,
+        &[
+            "train", "--data", "diabetes", "--epochs", "5", "--out", "r", "--quiet",
+        ],
+    );
+    assert!(
+        stdout.contains("saved r/"),
+        "--quiet keeps the summary: {stdout}"
+    );
+    assert!(stdout.contains("test: rmse"), "{stdout}");
+    let h = std::fs::read_to_string(dir.join("r/history.csv")).unwrap();
+    let mut lines = h.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(header.contains(&"train_loss_scaled"), "{header:?}");
+    assert!(header.contains(&"val_loss_scaled"), "{header:?}");
+    let col = header.iter().position(|c| *c == "val_rmse").unwrap();
+    let last: Vec<&str> = lines.last().unwrap().split(',').collect();
+    let logged: f64 = last[col].parse().unwrap();
+    let m = metrics(&dir.join("r"));
+    let summary = m["val"]["rmse"].as_f64().unwrap();
+    assert!(
+        summary > 10.0,
+        "diabetes RMSE is tens of units, got {summary}"
+    );
+    assert!(
+        (logged - summary).abs() <= 1e-6 * summary,
+        "history.csv {logged} vs metrics.json {summary}: the same units"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_validation_or_test_split_trains_on_every_row() {
+    let dir = scratch("nosplit");
+    let stdout = ok(
+        &dir,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--val-split",
+            "0",
+            "--test-split",
+            "0",
+            "--epochs",
+            "3",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(
+        stdout.contains("150 train / 0 validation / 0 test"),
+        "{stdout}"
+    );
+    let m = metrics(&dir.join("r"));
+    assert!(m["train"]["accuracy"].is_number(), "{m}");
+    assert!(m.get("val").is_none() && m.get("test").is_none(), "{m}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,7 @@
 //! [`Dataset`]: samples the training loop reads in batches; [`TensorDataset`],
 //! the in-memory one.
 
-use super::{Table, TargetColumn};
+use super::{Scaler, Table, TargetColumn};
 use crate::loss::Target;
 use crate::{DType, Tensor};
 
@@ -58,6 +58,12 @@ pub trait Dataset: Send + Sync {
     ///
     /// **Panics** if an index is out of range.
     fn batch(&self, indices: &[usize]) -> Batch;
+    /// How value targets were scaled for training, if they were: metrics
+    /// such as RMSE and MAE are reported in the target's own units by
+    /// undoing it ([`Scaler::inverse_transform`]). `None` by default.
+    fn target_scaler(&self) -> Option<&Scaler> {
+        None
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +88,7 @@ enum TargetStore {
 pub struct TensorDataset {
     x: Tensor,
     targets: TargetStore,
+    target_scaler: Option<Scaler>,
 }
 
 impl TensorDataset {
@@ -98,6 +105,7 @@ impl TensorDataset {
         TensorDataset {
             x,
             targets: TargetStore::Classes(classes),
+            target_scaler: None,
         }
     }
 
@@ -118,6 +126,7 @@ impl TensorDataset {
                 values: y.to_vec_f64(),
                 width,
             },
+            target_scaler: None,
         }
     }
 
@@ -167,7 +176,18 @@ impl TensorDataset {
                 }
             }
         };
-        TensorDataset { x, targets }
+        TensorDataset {
+            x,
+            targets,
+            target_scaler: None,
+        }
+    }
+
+    /// Records how the (value) targets were scaled, so evaluation reports
+    /// metrics in the target's own units (see [`Dataset::target_scaler`]).
+    pub fn with_target_scaler(mut self, scaler: Scaler) -> Self {
+        self.target_scaler = (!matches!(scaler, Scaler::None)).then_some(scaler);
+        self
     }
 
     /// All inputs.
@@ -218,6 +238,10 @@ fn gather_rows<T: crate::Element>(src: &[T], row: usize, indices: &[usize]) -> V
 impl Dataset for TensorDataset {
     fn len(&self) -> usize {
         self.x.shape()[0]
+    }
+
+    fn target_scaler(&self) -> Option<&Scaler> {
+        self.target_scaler.as_ref()
     }
 
     fn batch(&self, indices: &[usize]) -> Batch {

@@ -148,4 +148,37 @@ impl Scaler {
             }
         }
     }
+
+    /// Undoes [`Scaler::transform`] in place: back to the original units
+    /// (a min-max feature that was constant maps back to its minimum).
+    ///
+    /// ```
+    /// use downhill::data::{Scaler, ScalerKind};
+    /// let x = vec![1.0, 10.0, 3.0, 30.0];
+    /// let s = Scaler::fit(ScalerKind::Standard, &x, 2, &[0, 1]);
+    /// let mut y = x.clone();
+    /// s.transform(&mut y, 2);
+    /// s.inverse_transform(&mut y, 2);
+    /// assert!(y.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// ```
+    ///
+    /// **Panics** if `cols` differs from the fitted width.
+    pub fn inverse_transform(&self, values: &mut [f64], cols: usize) {
+        let (offset, scale): (&[f64], Vec<f64>) = match self {
+            Scaler::None => return,
+            Scaler::Standard { mean, std } => (mean, std.clone()),
+            Scaler::MinMax { min, max } => (min, max.iter().zip(min).map(|(h, l)| h - l).collect()),
+        };
+        assert_eq!(
+            offset.len(),
+            cols,
+            "Scaler: fitted on {} features, got {cols}",
+            offset.len()
+        );
+        for row in values.chunks_mut(cols) {
+            for ((x, o), s) in row.iter_mut().zip(offset).zip(&scale) {
+                *x = *x * s + o;
+            }
+        }
+    }
 }

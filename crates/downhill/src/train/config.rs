@@ -50,6 +50,10 @@ pub struct TrainConfig {
     pub keep_last: usize,
     /// Rewrite this CSV file with the history after every epoch.
     pub history_csv: Option<PathBuf>,
+    /// The loss is computed on scaled (standardized) targets while the
+    /// metrics are in the target's units: the history names its loss
+    /// columns `train_loss_scaled` and `val_loss_scaled` to say so.
+    pub loss_is_scaled: bool,
     /// Show a progress bar (only ever drawn on a terminal).
     pub progress: bool,
     /// Print a summary line to standard error every this many epochs
@@ -78,6 +82,7 @@ impl Default for TrainConfig {
             checkpoint_every: 1,
             keep_last: 3,
             history_csv: None,
+            loss_is_scaled: false,
             progress: true,
             log_every: 0,
         }

@@ -25,20 +25,27 @@ pub struct EpochRecord {
 }
 
 /// Writes the history as CSV: `epoch,step,lr,train_loss,val_<metric>…,seconds`
-/// (validation columns in name order), atomically.
+/// (validation columns in name order), atomically. With `loss_is_scaled`
+/// the loss columns are `train_loss_scaled` and `val_loss_scaled`: the loss
+/// was computed on standardized targets, the other metrics are in the
+/// target's units.
 ///
 /// **Errors** on I/O failure.
-pub fn write_history_csv(path: &Path, history: &[EpochRecord]) -> Result<()> {
+pub fn write_history_csv(path: &Path, history: &[EpochRecord], loss_is_scaled: bool) -> Result<()> {
     let metric_names: Vec<&String> = history
         .iter()
         .flat_map(|r| r.val.keys())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut s = String::from("epoch,step,lr,train_loss");
+    let suffix = if loss_is_scaled { "_scaled" } else { "" };
+    let mut s = format!("epoch,step,lr,train_loss{suffix}");
     for m in &metric_names {
         s.push_str(",val_");
         s.push_str(m);
+        if m.as_str() == "loss" {
+            s.push_str(suffix);
+        }
     }
     s.push_str(",seconds\n");
     for r in history {

@@ -151,7 +151,9 @@ pub fn predict(model: &dyn Module, data: &dyn Dataset) -> (Vec<f64>, usize) {
 /// Loss and metrics of `model` on `data` in evaluation order (the caller
 /// sets evaluation mode). The loss is the mean over samples (the loss must
 /// use mean reduction); classification targets give accuracy and macro
-/// precision/recall/F1, value targets RMSE, MAE and R².
+/// precision/recall/F1, value targets RMSE, MAE and R² — in the target's own
+/// units when the dataset says how its targets were scaled
+/// ([`Dataset::target_scaler`]); the loss stays in the scaled space.
 pub fn evaluate(model: &dyn Module, loss: &dyn Loss, data: &dyn Dataset) -> Metrics {
     crate::no_grad(|| {
         let n = data.len();
@@ -183,6 +185,10 @@ pub fn evaluate(model: &dyn Module, loss: &dyn Loss, data: &dyn Dataset) -> Metr
         let mut m = if !truth_c.is_empty() {
             classification_metrics(&preds, &truth_c)
         } else {
+            if let Some(s) = data.target_scaler() {
+                s.inverse_transform(&mut pv, width);
+                s.inverse_transform(&mut tv, width);
+            }
             regression_metrics(&pv, &tv, width)
         };
         m.insert("loss".into(), total / n.max(1) as f64);

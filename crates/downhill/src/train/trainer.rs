@@ -446,7 +446,7 @@ impl Trainer {
             }
             self.state.history.push(record.clone());
             if let Some(p) = &cfg.history_csv {
-                write_history_csv(p, &self.state.history)?;
+                write_history_csv(p, &self.state.history, cfg.loss_is_scaled)?;
             }
             for cb in &mut self.callbacks {
                 if cb.on_epoch_end(&record) == Control::Stop {
