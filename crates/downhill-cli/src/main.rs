@@ -5,6 +5,7 @@ mod config;
 mod datasets;
 mod error;
 mod interrupt;
+mod loss_args;
 mod minimize;
 mod opt_args;
 mod plot;
@@ -40,7 +41,19 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    std::process::exit(run(std::env::args_os()));
+}
+
+/// Runs the command line on `argv` (`argv[0]` is the program's name) and
+/// returns its exit code; errors are printed as one line on standard error.
+/// The library target exposes it as `downhill_cli::run`, so the fuzz target
+/// can run any argument vector in-process.
+pub fn run<I, T>(argv: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -51,19 +64,17 @@ fn main() {
                     | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
                 let _ = e.print();
-                std::process::exit(
-                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                        2
-                    } else {
-                        0
-                    },
-                );
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                };
             }
             // One line: clap's first line names the flag.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("error: invalid arguments");
             eprintln!("{first} (see --help)");
-            std::process::exit(2);
+            return 2;
         }
     };
     let result: Result<i32, CliError> = match cli.command {
@@ -73,10 +84,10 @@ fn main() {
         Command::Minimize(args) => minimize::run(args).map(|()| 0),
     };
     match result {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(2);
+            2
         }
     }
 }

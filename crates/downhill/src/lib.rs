@@ -1,8 +1,11 @@
 //! # downhill
 //!
-//! Gradient descent on the CPU: n-dimensional tensors of `f32` or `f64`,
-//! reverse-mode automatic differentiation, and (in later modules) layers,
-//! losses, optimizers and a training loop with PyTorch's semantics.
+//! Gradient descent on the CPU with PyTorch's semantics: n-dimensional
+//! tensors of `f32` or `f64` ([`tensor`], [`ops`]), reverse-mode automatic
+//! differentiation ([`autograd`]), layers ([`nn`]), losses ([`loss`]),
+//! optimizers ([`optim`]), learning-rate schedules ([`schedule`]), datasets
+//! and loaders ([`data`]) and a training loop with metrics, early stopping
+//! and checkpoints ([`train`]).
 //!
 //! The textbook example — minimizing f(x) = 2x² from x = 1 with learning
 //! rate 0.1 gives 0.6, then 0.36:
@@ -23,7 +26,10 @@
 //! ```
 //!
 //! Model-code mistakes (mismatched shapes) panic with a message naming the op
-//! and both shapes; anything read from outside returns [`Error`].
+//! and both shapes; anything read from outside returns [`Error`]. Optimizers,
+//! schedules and losses built from a name and JSON (`optim::from_config`,
+//! `schedule::from_config`, `loss::from_config`) check every value against
+//! PyTorch's rules and return [`Error::InvalidArgument`] naming the key.
 #![warn(missing_docs)]
 
 pub mod autograd;
@@ -37,6 +43,7 @@ pub mod optim;
 pub mod schedule;
 pub mod tensor;
 pub mod train;
+mod validate;
 
 pub use autograd::{
     gradcheck, is_grad_enabled, no_grad, GradcheckError, GradcheckOptions, Gradients, NoGradGuard,

@@ -28,6 +28,7 @@ mod elementwise;
 mod lbfgs;
 mod line_search;
 mod muon;
+mod rules;
 mod sgd;
 mod sign;
 
@@ -104,13 +105,141 @@ pub(crate) fn check(ok: bool, name: &str, message: impl Into<String>) -> Result<
     }
 }
 
-/// Builds an optimizer from its PyTorch name and hyperparameters given as
-/// JSON (`{"lr": 0.1, "betas": [0.9, 0.99]}`), PyTorch's names and defaults
-/// for everything not given. The CLI's `--optimizer NAME --opt key=value` and
-/// the reference tests go through here.
+/// Every optimizer [`from_config`] builds, by PyTorch's name (the
+/// lookup ignores case, `_` and `-`).
+pub const NAMES: &[&str] = &[
+    "GradientDescent",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "Lion",
+    "LBFGS",
+    "Adafactor",
+    "Muon",
+];
+
+/// An optimizer's hyperparameters with PyTorch's defaults, as JSON (the keys
+/// [`from_config`] accepts); `None` for an unknown name.
 ///
-/// **Errors** on an unknown optimizer, an unknown or ill-typed
-/// hyperparameter, or an invalid value.
+/// ```
+/// let d = downhill::optim::defaults("SGD").unwrap();
+/// assert_eq!(d["momentum"], 0.0);
+/// ```
+pub fn defaults(name: &str) -> Option<serde_json::Value> {
+    fn of<C: Default + serde::Serialize>() -> serde_json::Value {
+        serde_json::to_value(C::default()).expect("configs serialize")
+    }
+    Some(match canonical(name)? {
+        "GradientDescent" => of::<GradientDescent>(),
+        "SGD" => of::<Sgd>(),
+        "Adam" => of::<Adam>(),
+        "AdamW" => of::<AdamW>(),
+        "Adamax" => of::<Adamax>(),
+        "NAdam" => of::<NAdam>(),
+        "RAdam" => of::<RAdam>(),
+        "RMSprop" => of::<RMSprop>(),
+        "Adagrad" => of::<Adagrad>(),
+        "Adadelta" => of::<Adadelta>(),
+        "ASGD" => of::<Asgd>(),
+        "Rprop" => of::<Rprop>(),
+        "Lion" => of::<Lion>(),
+        "LBFGS" => of::<Lbfgs>(),
+        "Adafactor" => of::<Adafactor>(),
+        _ => of::<Muon>(),
+    })
+}
+
+/// The entry of [`NAMES`] that `name` spells (case, `_` and `-` ignored; `GD`
+/// is GradientDescent).
+fn canonical(name: &str) -> Option<&'static str> {
+    let key = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
+    let k = key(name);
+    if k == "gd" {
+        return Some("GradientDescent");
+    }
+    NAMES.iter().copied().find(|n| key(n) == k)
+}
+
+/// Merges `hyper` over `C`'s defaults (`null` keeps the default), rejecting
+/// unknown keys and values of the wrong type (naming the key), then checks
+/// PyTorch's rules.
+fn parse<C: serde::de::DeserializeOwned + Default + serde::Serialize>(
+    name: &str,
+    hyper: &serde_json::Value,
+) -> Result<C> {
+    let bad = |key: String, message: String| Error::InvalidArgument { name: key, message };
+    let defaults = serde_json::to_value(C::default()).expect("configs serialize");
+    let (Some(known), Some(given)) = (defaults.as_object(), hyper.as_object()) else {
+        return Err(bad(
+            name.to_string(),
+            "hyperparameters must be a JSON object".into(),
+        ));
+    };
+    let mut merged = known.clone();
+    // `null` means PyTorch's default (the CLI's `--opt key=None`).
+    for (k, v) in given {
+        if !known.contains_key(k) {
+            let keys: Vec<&String> = known.keys().collect();
+            return Err(bad(
+                format!("{name}.{k}"),
+                format!("unknown hyperparameter; {name} takes {keys:?}"),
+            ));
+        }
+        if v.is_null() {
+            continue;
+        }
+        // Each key alone over the defaults, so a wrong type names its key.
+        let mut one = known.clone();
+        one.insert(k.clone(), v.clone());
+        if let Err(e) = serde_json::from_value::<C>(serde_json::Value::Object(one)) {
+            let want = e.to_string();
+            let want = want.split(", expected ").nth(1).unwrap_or(&want);
+            return Err(bad(k.clone(), format!("expected {}, got {v}", plain(want))));
+        }
+        merged.insert(k.clone(), v.clone());
+    }
+    let config: C = serde_json::from_value(serde_json::Value::Object(merged))
+        .map_err(|e| bad(name.to_string(), e.to_string()))?;
+    let canon = canonical(name).unwrap_or(name);
+    rules::check_config(
+        canon,
+        &serde_json::to_value(&config).expect("configs serialize"),
+    )?;
+    Ok(config)
+}
+
+/// serde's type names in words (`usize` → `a whole number ≥ 0`).
+fn plain(serde_expected: &str) -> String {
+    let t = serde_expected.trim();
+    match t {
+        "usize" | "u32" | "u64" => "a whole number ≥ 0".into(),
+        "f64" | "f32" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        _ => t
+            .replace("tuple of size", "a list of")
+            .replace("f64", "number"),
+    }
+}
+
+/// Builds an optimizer from its PyTorch name (one of [`NAMES`]) and
+/// hyperparameters given as JSON (`{"lr": 0.1, "betas": [0.9, 0.99]}`),
+/// PyTorch's names and defaults for everything not given. The CLI's
+/// `--optimizer NAME --opt key=value` and the reference tests go through here.
+///
+/// # Errors
+///
+/// `InvalidArgument` on an unknown optimizer, an unknown hyperparameter,
+/// a value of the wrong type (naming the key), or one PyTorch's rules refuse
+/// (`Invalid learning rate`, betas outside [0, 1), `nesterov` without
+/// momentum, …: see each config's `build`).
 ///
 /// ```
 /// use downhill::optim::from_config;
@@ -119,64 +248,36 @@ pub(crate) fn check(ok: bool, name: &str, message: impl Into<String>) -> Result<
 /// let opt = from_config("SGD", &serde_json::json!({"lr": 0.1, "momentum": 0.9}), vec![w]).unwrap();
 /// assert_eq!(opt.name(), "SGD");
 /// assert!(from_config("Adamm", &serde_json::json!({}), vec![]).is_err());
+/// let e = from_config("Adam", &serde_json::json!({"betas": [0.9, 1.0]}), vec![]).err().unwrap();
+/// assert_eq!(e.to_string(), "betas: must be two numbers in [0, 1), got [0.9,1.0]");
 /// ```
 pub fn from_config(
     name: &str,
     hyper: &serde_json::Value,
     params: Vec<Tensor>,
 ) -> Result<Box<dyn Optimizer>> {
-    fn parse<C: serde::de::DeserializeOwned + Default + serde::Serialize>(
-        name: &str,
-        hyper: &serde_json::Value,
-    ) -> Result<C> {
-        // Merge the given keys over the defaults, rejecting unknown ones.
-        let mut base = serde_json::to_value(C::default()).expect("configs serialize");
-        let (Some(obj), Some(given)) = (base.as_object_mut(), hyper.as_object()) else {
-            return Err(Error::InvalidArgument {
-                name: name.to_string(),
-                message: "hyperparameters must be a JSON object".into(),
-            });
-        };
-        for (k, v) in given {
-            if !obj.contains_key(k) {
-                let known: Vec<&String> = obj.keys().collect();
-                return Err(Error::InvalidArgument {
-                    name: format!("{name}.{k}"),
-                    message: format!("unknown hyperparameter; {name} takes {known:?}"),
-                });
-            }
-            obj.insert(k.clone(), v.clone());
-        }
-        serde_json::from_value(base).map_err(|e| Error::InvalidArgument {
+    let Some(canon) = canonical(name) else {
+        return Err(Error::InvalidArgument {
             name: name.to_string(),
-            message: e.to_string(),
-        })
-    }
-    let key = name.to_ascii_lowercase().replace(['_', '-'], "");
-    Ok(match key.as_str() {
-        "gd" | "gradientdescent" => Box::new(parse::<GradientDescent>(name, hyper)?.build(params)?),
-        "sgd" => Box::new(parse::<Sgd>(name, hyper)?.build(params)?),
-        "adam" => Box::new(parse::<Adam>(name, hyper)?.build(params)?),
-        "adamw" => Box::new(parse::<AdamW>(name, hyper)?.build(params)?),
-        "adamax" => Box::new(parse::<Adamax>(name, hyper)?.build(params)?),
-        "nadam" => Box::new(parse::<NAdam>(name, hyper)?.build(params)?),
-        "radam" => Box::new(parse::<RAdam>(name, hyper)?.build(params)?),
-        "rmsprop" => Box::new(parse::<RMSprop>(name, hyper)?.build(params)?),
-        "adagrad" => Box::new(parse::<Adagrad>(name, hyper)?.build(params)?),
-        "adadelta" => Box::new(parse::<Adadelta>(name, hyper)?.build(params)?),
-        "asgd" => Box::new(parse::<Asgd>(name, hyper)?.build(params)?),
-        "rprop" => Box::new(parse::<Rprop>(name, hyper)?.build(params)?),
-        "lion" => Box::new(parse::<Lion>(name, hyper)?.build(params)?),
-        "lbfgs" => Box::new(parse::<Lbfgs>(name, hyper)?.build(params)?),
-        "adafactor" => Box::new(parse::<Adafactor>(name, hyper)?.build(params)?),
-        "muon" => Box::new(parse::<Muon>(name, hyper)?.build(params)?),
-        _ => {
-            return Err(Error::InvalidArgument {
-                name: name.to_string(),
-                message: "unknown optimizer; expected one of GradientDescent, SGD, Adam, AdamW, Adamax, NAdam, \
-                          RAdam, RMSprop, Adagrad, Adadelta, ASGD, Rprop, Lion, LBFGS, Adafactor, Muon"
-                    .into(),
-            })
-        }
+            message: format!("unknown optimizer; expected one of {}", NAMES.join(", ")),
+        });
+    };
+    Ok(match canon {
+        "GradientDescent" => Box::new(parse::<GradientDescent>(name, hyper)?.build(params)?),
+        "SGD" => Box::new(parse::<Sgd>(name, hyper)?.build(params)?),
+        "Adam" => Box::new(parse::<Adam>(name, hyper)?.build(params)?),
+        "AdamW" => Box::new(parse::<AdamW>(name, hyper)?.build(params)?),
+        "Adamax" => Box::new(parse::<Adamax>(name, hyper)?.build(params)?),
+        "NAdam" => Box::new(parse::<NAdam>(name, hyper)?.build(params)?),
+        "RAdam" => Box::new(parse::<RAdam>(name, hyper)?.build(params)?),
+        "RMSprop" => Box::new(parse::<RMSprop>(name, hyper)?.build(params)?),
+        "Adagrad" => Box::new(parse::<Adagrad>(name, hyper)?.build(params)?),
+        "Adadelta" => Box::new(parse::<Adadelta>(name, hyper)?.build(params)?),
+        "ASGD" => Box::new(parse::<Asgd>(name, hyper)?.build(params)?),
+        "Rprop" => Box::new(parse::<Rprop>(name, hyper)?.build(params)?),
+        "Lion" => Box::new(parse::<Lion>(name, hyper)?.build(params)?),
+        "LBFGS" => Box::new(parse::<Lbfgs>(name, hyper)?.build(params)?),
+        "Adafactor" => Box::new(parse::<Adafactor>(name, hyper)?.build(params)?),
+        _ => Box::new(parse::<Muon>(name, hyper)?.build(params)?),
     })
 }

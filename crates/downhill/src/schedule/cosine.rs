@@ -5,6 +5,8 @@ use std::f64::consts::PI;
 use serde::{Deserialize, Serialize};
 
 use super::{current_lrs, Base, Chainable, LrTarget};
+use crate::validate::{at_least, count};
+use crate::Result;
 
 /// Cosine annealing (Loshchilov & Hutter, 2017), `CosineAnnealingLR`:
 /// lrₜ = η_min + (lr₀ − η_min)(1 + cos(πt/T_max))/2, computed in PyTorch's
@@ -32,9 +34,18 @@ impl CosineAnnealingLR {
         }
         .initial_step(opt)
     }
+
+    /// `T_max` ≥ 1 (PyTorch divides by it) and η_min ≥ 0 (a learning rate).
+    pub(crate) fn check(t_max: usize, eta_min: f64) -> Result<()> {
+        count("CosineAnnealingLR.T_max", t_max as u64, 1)?;
+        at_least("CosineAnnealingLR.eta_min", eta_min, 0.0).map(drop)
+    }
 }
 
 impl Chainable for CosineAnnealingLR {
+    fn validate(&self) -> Result<()> {
+        Self::check(self.t_max, self.eta_min)
+    }
     fn base(&self) -> &Base {
         &self.base
     }
@@ -121,6 +132,14 @@ impl CosineAnnealingWarmRestarts {
         s
     }
 
+    /// PyTorch's rules: `T_0` a positive integer, `T_mult` an integer ≥ 1;
+    /// and η_min ≥ 0 (a learning rate).
+    pub(crate) fn check(t_0: usize, t_mult: usize, eta_min: f64) -> Result<()> {
+        count("CosineAnnealingWarmRestarts.T_0", t_0 as u64, 1)?;
+        count("CosineAnnealingWarmRestarts.T_mult", t_mult as u64, 1)?;
+        at_least("CosineAnnealingWarmRestarts.eta_min", eta_min, 0.0).map(drop)
+    }
+
     fn lrs(&self) -> Vec<f64> {
         self.base
             .base_lrs
@@ -135,6 +154,16 @@ impl CosineAnnealingWarmRestarts {
 }
 
 impl Chainable for CosineAnnealingWarmRestarts {
+    fn validate(&self) -> Result<()> {
+        Self::check(self.t_0, self.t_mult, self.eta_min)?;
+        if self.t_i == 0 {
+            return Err(crate::validate::invalid(
+                "CosineAnnealingWarmRestarts state",
+                "the current period T_i is 0",
+            ));
+        }
+        Ok(())
+    }
     fn base(&self) -> &Base {
         &self.base
     }
@@ -146,7 +175,7 @@ impl Chainable for CosineAnnealingWarmRestarts {
         self.t_cur += 1;
         if self.t_cur >= self.t_i {
             self.t_cur -= self.t_i;
-            self.t_i *= self.t_mult;
+            self.t_i = self.t_i.saturating_mul(self.t_mult);
         }
         self.lrs()
     }
@@ -162,7 +191,7 @@ impl Chainable for CosineAnnealingWarmRestarts {
                 let (t0, m) = (s.t_0 as f64, s.t_mult as f64);
                 let n = ((epoch as f64 / t0 * (m - 1.0) + 1.0).ln() / m.ln()).floor() as i32;
                 s.t_cur = epoch - (t0 * (m.powi(n) - 1.0) / (m - 1.0)) as usize;
-                s.t_i = s.t_0 * s.t_mult.pow(n as u32);
+                s.t_i = s.t_0.saturating_mul(s.t_mult.saturating_pow(n as u32));
             }
         } else {
             s.t_i = s.t_0;

@@ -5,6 +5,7 @@ use std::f64::consts::PI;
 use serde::{Deserialize, Serialize};
 
 use super::{Base, Chainable, LrTarget};
+use crate::validate::{above, at_least, count, within};
 use crate::{Error, Result};
 
 /// The amplitude policy of [`CyclicLR`].
@@ -101,6 +102,31 @@ impl CyclicLR {
         self
     }
 
+    /// The rules of CyclicLR's numbers: learning rates and momenta finite
+    /// and ≥ 0, `step_size_up` > 0 and `step_size_down` ≥ 0 (PyTorch
+    /// divides by the cycle and by its rising half), exp_range's γ > 0.
+    pub(crate) fn check(
+        base_lr: f64,
+        max_lr: f64,
+        step_size_up: f64,
+        step_size_down: Option<f64>,
+        mode: CyclicMode,
+        momenta: (f64, f64),
+    ) -> Result<()> {
+        at_least("CyclicLR.base_lr", base_lr, 0.0)?;
+        at_least("CyclicLR.max_lr", max_lr, 0.0)?;
+        above("CyclicLR.step_size_up", step_size_up, 0.0)?;
+        if let Some(d) = step_size_down {
+            at_least("CyclicLR.step_size_down", d, 0.0)?;
+        }
+        if let CyclicMode::ExpRange { gamma } = mode {
+            above("CyclicLR.gamma", gamma, 0.0)?;
+        }
+        at_least("CyclicLR.base_momentum", momenta.0, 0.0)?;
+        at_least("CyclicLR.max_momentum", momenta.1, 0.0)?;
+        Ok(())
+    }
+
     fn scale(&self, cycle: f64, iterations: f64) -> f64 {
         match self.mode {
             CyclicMode::Triangular => 1.0,
@@ -111,6 +137,19 @@ impl CyclicLR {
 }
 
 impl Chainable for CyclicLR {
+    fn validate(&self) -> Result<()> {
+        let ok = self.total_size.is_finite()
+            && self.total_size > 0.0
+            && self.step_ratio > 0.0
+            && self.step_ratio <= 1.0;
+        if !ok || self.max_lrs.len() != self.base.base_lrs.len() {
+            return Err(Error::InvalidArgument {
+                name: "CyclicLR state".into(),
+                message: "the cycle's sizes are not positive".into(),
+            });
+        }
+        Ok(())
+    }
     fn base(&self) -> &Base {
         &self.base
     }
@@ -182,6 +221,38 @@ pub struct OneCycleConfig {
     pub three_phase: bool,
 }
 
+impl OneCycleConfig {
+    /// PyTorch's rules: `total_steps` a positive integer, `pct_start` in
+    /// [0, 1]; and what keeps the numbers finite: `max_lr` and the momenta
+    /// ≥ 0, `div_factor` and `final_div_factor` > 0 (they divide).
+    ///
+    /// **Errors** naming `OneCycleLR.KEY` and the rule.
+    pub fn check(&self) -> Result<()> {
+        count("OneCycleLR.total_steps", self.total_steps as u64, 1)?;
+        let p = self.pct_start;
+        within(
+            "OneCycleLR.pct_start",
+            p,
+            "[0, 1]",
+            (0.0..=1.0).contains(&p),
+        )?;
+        at_least("OneCycleLR.max_lr", self.max_lr, 0.0)?;
+        above("OneCycleLR.div_factor", self.div_factor, 0.0)?;
+        above("OneCycleLR.final_div_factor", self.final_div_factor, 0.0)?;
+        at_least("OneCycleLR.base_momentum", self.base_momentum, 0.0)?;
+        at_least("OneCycleLR.max_momentum", self.max_momentum, 0.0)?;
+        let initial = self.max_lr / self.div_factor;
+        let min = initial / self.final_div_factor;
+        if !initial.is_finite() || !min.is_finite() {
+            return Err(Error::InvalidArgument {
+                name: "OneCycleLR.div_factor".into(),
+                message: "max_lr/div_factor/final_div_factor is not a finite number".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 enum Level {
     Initial,
@@ -237,21 +308,9 @@ impl OneCycleLR {
 
     /// A OneCycleLR on `opt` (sets its learning rates to max_lr/div_factor).
     ///
-    /// **Errors** if `total_steps` is 0 or `pct_start` is outside [0, 1].
+    /// **Errors** unless the config passes [`OneCycleConfig::check`].
     pub fn new(opt: &mut dyn LrTarget, config: OneCycleConfig) -> Result<Self> {
-        let bad = |k: &str, m: String| Error::InvalidArgument {
-            name: format!("OneCycleLR.{k}"),
-            message: m,
-        };
-        if config.total_steps == 0 {
-            return Err(bad("total_steps", "must be positive".into()));
-        }
-        if !(0.0..=1.0).contains(&config.pct_start) {
-            return Err(bad(
-                "pct_start",
-                format!("must be in [0, 1], got {}", config.pct_start),
-            ));
-        }
+        config.check()?;
         let t = config.total_steps as f64;
         let phases = if config.three_phase {
             vec![
@@ -321,21 +380,27 @@ impl OneCycleLR {
 }
 
 impl Chainable for OneCycleLR {
+    fn validate(&self) -> Result<()> {
+        self.config.check()?;
+        let n = self.base.base_lrs.len();
+        if self.max_lrs.len() != n || self.min_lrs.len() != n || self.phases.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "OneCycleLR state".into(),
+                message: "its learning rates do not cover every group".into(),
+            });
+        }
+        Ok(())
+    }
     fn base(&self) -> &Base {
         &self.base
     }
     fn base_mut(&mut self) -> &mut Base {
         &mut self.base
     }
-    /// **Panics** if stepped more than `total_steps` times, like PyTorch.
+    /// Past `total_steps` (where PyTorch raises) the rates stay where the
+    /// cycle ended: a resumed run given more epochs must not crash.
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
-        let step = self.base.last_epoch as f64;
-        assert!(
-            self.base.last_epoch <= self.config.total_steps as i64,
-            "OneCycleLR: stepped {} times, more than total_steps = {}",
-            self.base.last_epoch,
-            self.config.total_steps
-        );
+        let step = self.base.last_epoch.min(self.config.total_steps as i64) as f64;
         let mut lrs = Vec::new();
         for g in 0..self.max_lrs.len() {
             let level = |l: Level| match l {
@@ -346,7 +411,14 @@ impl Chainable for OneCycleLR {
             let mut start = 0.0;
             for (i, ph) in self.phases.iter().enumerate() {
                 if step <= ph.end_step || i == self.phases.len() - 1 {
-                    let pct = (step - start) / (ph.end_step - start);
+                    // A phase of zero length (pct_start·total_steps = 1) is at its end,
+                    // where PyTorch would compute 0/0.
+                    let span = ph.end_step - start;
+                    let pct = if span == 0.0 {
+                        1.0
+                    } else {
+                        (step - start) / span
+                    };
                     lrs.push(self.anneal(level(ph.start_lr), level(ph.end_lr), pct));
                     if self.cycle_momentum {
                         let (hi, lo) = (self.config.max_momentum, self.config.base_momentum);

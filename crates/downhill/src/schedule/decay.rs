@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{current_lrs, Base, Chainable, LrScheduler, LrTarget};
+use crate::validate::{above, at_least, within};
 use crate::{Error, Result};
 
 macro_rules! chainable_base {
@@ -41,10 +42,24 @@ impl StepLR {
         }
         .initial_step(opt)
     }
+
+    /// PyTorch's rules plus what keeps the arithmetic finite: `step_size` > 0, γ > 0.
+    pub(crate) fn check(step_size: usize, gamma: f64) -> Result<()> {
+        if step_size == 0 {
+            return Err(crate::validate::invalid(
+                "StepLR.step_size",
+                "must be a whole number ≥ 1, got 0",
+            ));
+        }
+        above("StepLR.gamma", gamma, 0.0).map(drop)
+    }
 }
 
 impl Chainable for StepLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.step_size, self.gamma)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let e = self.base.last_epoch;
         let lrs = current_lrs(opt);
@@ -88,10 +103,18 @@ impl MultiStepLR {
         }
         .initial_step(opt)
     }
+
+    /// γ > 0.
+    pub(crate) fn check(gamma: f64) -> Result<()> {
+        above("MultiStepLR.gamma", gamma, 0.0).map(drop)
+    }
 }
 
 impl Chainable for MultiStepLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.gamma)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let e = self.base.last_epoch;
         let hits = self.milestones.iter().filter(|&&m| m as i64 == e).count() as i32;
@@ -144,10 +167,24 @@ impl ConstantLR {
         }
         .initial_step(opt)
     }
+
+    /// PyTorch's rule 0 ≤ factor ≤ 1, without 0 (PyTorch divides by it at `total_iters`).
+    pub(crate) fn check(factor: f64) -> Result<()> {
+        within(
+            "ConstantLR.factor",
+            factor,
+            "(0, 1]",
+            factor > 0.0 && factor <= 1.0,
+        )
+        .map(drop)
+    }
 }
 
 impl Chainable for ConstantLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.factor)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let e = self.base.last_epoch;
         let lrs = current_lrs(opt);
@@ -214,10 +251,29 @@ impl LinearLR {
         }
         .initial_step(opt)
     }
+
+    /// PyTorch's rules 0 < start_factor ≤ 1, 0 ≤ end_factor ≤ 1, and
+    /// `total_iters` > 0 (its closed form divides by it).
+    pub(crate) fn check(start_factor: f64, end_factor: f64, total_iters: usize) -> Result<()> {
+        let s = start_factor;
+        within("LinearLR.start_factor", s, "(0, 1]", s > 0.0 && s <= 1.0)?;
+        let e = end_factor;
+        within("LinearLR.end_factor", e, "[0, 1]", (0.0..=1.0).contains(&e))?;
+        if total_iters == 0 {
+            return Err(crate::validate::invalid(
+                "LinearLR.total_iters",
+                "must be a whole number ≥ 1, got 0",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Chainable for LinearLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.start_factor, self.end_factor, self.total_iters)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let e = self.base.last_epoch;
         let lrs = current_lrs(opt);
@@ -261,10 +317,18 @@ impl ExponentialLR {
         }
         .initial_step(opt)
     }
+
+    /// γ > 0.
+    pub(crate) fn check(gamma: f64) -> Result<()> {
+        above("ExponentialLR.gamma", gamma, 0.0).map(drop)
+    }
 }
 
 impl Chainable for ExponentialLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.gamma)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let lrs = current_lrs(opt);
         if self.base.last_epoch == 0 {
@@ -311,10 +375,25 @@ impl PolynomialLR {
         }
         .initial_step(opt)
     }
+
+    /// `total_iters` > 0 (PyTorch divides by it) and power ≥ 0 (a negative
+    /// power sends the rate to infinity at `total_iters`).
+    pub(crate) fn check(total_iters: usize, power: f64) -> Result<()> {
+        if total_iters == 0 {
+            return Err(crate::validate::invalid(
+                "PolynomialLR.total_iters",
+                "must be a whole number ≥ 1, got 0",
+            ));
+        }
+        at_least("PolynomialLR.power", power, 0.0).map(drop)
+    }
 }
 
 impl Chainable for PolynomialLR {
     chainable_base!();
+    fn validate(&self) -> Result<()> {
+        Self::check(self.total_iters, self.power)
+    }
     fn get_lr(&mut self, opt: &mut dyn LrTarget) -> Vec<f64> {
         let e = self.base.last_epoch;
         let lrs = current_lrs(opt);

@@ -19,6 +19,7 @@
 //! ```
 
 mod compose;
+mod config;
 mod cosine;
 mod cyclic;
 mod decay;
@@ -26,6 +27,7 @@ mod plateau;
 
 pub use crate::optim::LrTarget;
 pub use compose::{ChainedScheduler, SequentialLR};
+pub use config::{from_config, parameters, plateau_from_config, NAMES};
 pub use cosine::{CosineAnnealingLR, CosineAnnealingWarmRestarts};
 pub use cyclic::{AnnealStrategy, CyclicLR, CyclicMode, OneCycleLR};
 pub use decay::{
@@ -92,6 +94,11 @@ pub(crate) trait Chainable: Send + Serialize + serde::de::DeserializeOwned {
     fn closed_form(&self) -> Option<Vec<f64>> {
         None
     }
+    /// Checks the settings against the schedule's rules (a state loaded
+    /// from a checkpoint goes through it).
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
     /// PyTorch's `_initial_step` at construction.
     fn initial_step(mut self, opt: &mut dyn LrTarget) -> Self
     where
@@ -129,10 +136,13 @@ impl<C: Chainable> LrScheduler for C {
         serde_json::to_value(self).expect("schedules serialize")
     }
     fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()> {
-        *self = serde_json::from_value(state.clone()).map_err(|e| Error::InvalidArgument {
-            name: "schedule state".into(),
-            message: e.to_string(),
-        })?;
+        let loaded: C =
+            serde_json::from_value(state.clone()).map_err(|e| Error::InvalidArgument {
+                name: "schedule state".into(),
+                message: e.to_string(),
+            })?;
+        loaded.validate()?;
+        *self = loaded;
         Ok(())
     }
     fn step_to(&mut self, opt: &mut dyn LrTarget, epoch: i64) {
@@ -197,176 +207,4 @@ impl LrTarget for Lrs {
             v[g] = m;
         }
     }
-}
-
-/// Builds a schedule from its PyTorch name and parameters as JSON
-/// (`{"step_size": 3, "gamma": 0.5}`), PyTorch's defaults for the rest.
-/// Closure schedules (LambdaLR, MultiplicativeLR) and ReduceLROnPlateau
-/// (which needs a metric) are built directly instead. SequentialLR takes
-/// `{"schedulers": [[name, params], …], "milestones": [...]}`.
-///
-/// **Errors** on an unknown name or an invalid parameter.
-///
-/// ```
-/// use downhill::schedule::{from_config, Lrs};
-/// let mut t = Lrs::new(vec![0.1], None);
-/// let s = from_config("CosineAnnealingLR", &serde_json::json!({"T_max": 10}), &mut t).unwrap();
-/// assert_eq!(s.last_lr(), vec![0.1]);
-/// ```
-pub fn from_config(
-    name: &str,
-    p: &serde_json::Value,
-    opt: &mut dyn LrTarget,
-) -> Result<Box<dyn LrScheduler>> {
-    let bad = |key: &str, m: &str| Error::InvalidArgument {
-        name: format!("{name}.{key}"),
-        message: m.to_string(),
-    };
-    let f = |key: &str, default: Option<f64>| -> Result<f64> {
-        match p.get(key) {
-            Some(v) => v.as_f64().ok_or_else(|| bad(key, "must be a number")),
-            None => default.ok_or_else(|| bad(key, "is required")),
-        }
-    };
-    let u = |key: &str, default: Option<u64>| -> Result<usize> {
-        match p.get(key) {
-            Some(v) => v
-                .as_u64()
-                .map(|x| x as usize)
-                .ok_or_else(|| bad(key, "must be a whole number ≥ 0")),
-            None => default
-                .map(|x| x as usize)
-                .ok_or_else(|| bad(key, "is required")),
-        }
-    };
-    if let Some(obj) = p.as_object() {
-        let known: &[&str] = match name {
-            "StepLR" => &["step_size", "gamma"],
-            "MultiStepLR" => &["milestones", "gamma"],
-            "ConstantLR" => &["factor", "total_iters"],
-            "LinearLR" => &["start_factor", "end_factor", "total_iters"],
-            "ExponentialLR" => &["gamma"],
-            "PolynomialLR" => &["total_iters", "power"],
-            "CosineAnnealingLR" => &["T_max", "eta_min"],
-            "CosineAnnealingWarmRestarts" => &["T_0", "T_mult", "eta_min"],
-            "CyclicLR" => &[
-                "base_lr",
-                "max_lr",
-                "step_size_up",
-                "step_size_down",
-                "mode",
-                "gamma",
-                "scale_mode",
-                "cycle_momentum",
-                "base_momentum",
-                "max_momentum",
-            ],
-            "OneCycleLR" => &[
-                "max_lr",
-                "total_steps",
-                "epochs",
-                "steps_per_epoch",
-                "pct_start",
-                "anneal_strategy",
-                "cycle_momentum",
-                "base_momentum",
-                "max_momentum",
-                "div_factor",
-                "final_div_factor",
-                "three_phase",
-            ],
-            "SequentialLR" => &["schedulers", "milestones"],
-            "ChainedScheduler" => &["schedulers"],
-            _ => &[],
-        };
-        if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-            if !known.is_empty() {
-                return Err(bad(
-                    k,
-                    &format!("unknown parameter; {name} takes {known:?}"),
-                ));
-            }
-        }
-    }
-    let b = |key: &str, default: bool| -> Result<bool> {
-        match p.get(key) {
-            Some(v) => v.as_bool().ok_or_else(|| bad(key, "must be true or false")),
-            None => Ok(default),
-        }
-    };
-    Ok(match name {
-        "StepLR" => Box::new(StepLR::new(opt, u("step_size", None)?, f("gamma", Some(0.1))?)),
-        "MultiStepLR" => {
-            let m: Vec<usize> = serde_json::from_value(p.get("milestones").cloned().unwrap_or_default()).map_err(|e| bad("milestones", &e.to_string()))?;
-            Box::new(MultiStepLR::new(opt, m, f("gamma", Some(0.1))?))
-        }
-        "ConstantLR" => Box::new(ConstantLR::new(opt, f("factor", Some(1.0 / 3.0))?, u("total_iters", Some(5))?)),
-        "LinearLR" => Box::new(LinearLR::new(opt, f("start_factor", Some(1.0 / 3.0))?, f("end_factor", Some(1.0))?, u("total_iters", Some(5))?)),
-        "ExponentialLR" => Box::new(ExponentialLR::new(opt, f("gamma", None)?)),
-        "PolynomialLR" => Box::new(PolynomialLR::new(opt, u("total_iters", Some(5))?, f("power", Some(1.0))?)),
-        "CosineAnnealingLR" => Box::new(CosineAnnealingLR::new(opt, u("T_max", None)?, f("eta_min", Some(0.0))?)),
-        "CosineAnnealingWarmRestarts" => Box::new(CosineAnnealingWarmRestarts::new(opt, u("T_0", None)?, u("T_mult", Some(1))?, f("eta_min", Some(0.0))?)),
-        "CyclicLR" => {
-            let mode = match p.get("mode").and_then(|v| v.as_str()).unwrap_or("triangular") {
-                "triangular" => CyclicMode::Triangular,
-                "triangular2" => CyclicMode::Triangular2,
-                "exp_range" => CyclicMode::ExpRange { gamma: f("gamma", Some(1.0))? },
-                other => return Err(bad("mode", &format!("{other:?} is not triangular, triangular2 or exp_range"))),
-            };
-            let down = match p.get("step_size_down") {
-                Some(serde_json::Value::Null) | None => None,
-                Some(_) => Some(f("step_size_down", None)?),
-            };
-            Box::new(
-                CyclicLR::new(opt, f("base_lr", None)?, f("max_lr", None)?, f("step_size_up", Some(2000.0))?, down, mode)
-                    .cycle_momentum(opt, b("cycle_momentum", true)?, f("base_momentum", Some(0.8))?, f("max_momentum", Some(0.9))?),
-            )
-        }
-        "OneCycleLR" => {
-            let total = match p.get("total_steps") {
-                Some(serde_json::Value::Null) | None => u("epochs", None)? * u("steps_per_epoch", None)?,
-                Some(_) => u("total_steps", None)?,
-            };
-            let anneal = match p.get("anneal_strategy").and_then(|v| v.as_str()).unwrap_or("cos") {
-                "cos" => AnnealStrategy::Cos,
-                "linear" => AnnealStrategy::Linear,
-                other => return Err(bad("anneal_strategy", &format!("{other:?} is not cos or linear"))),
-            };
-            let mut c = OneCycleLR::config(f("max_lr", None)?, total);
-            c.pct_start = f("pct_start", Some(0.3))?;
-            c.anneal_strategy = anneal;
-            c.cycle_momentum = b("cycle_momentum", true)?;
-            c.base_momentum = f("base_momentum", Some(0.85))?;
-            c.max_momentum = f("max_momentum", Some(0.95))?;
-            c.div_factor = f("div_factor", Some(25.0))?;
-            c.final_div_factor = f("final_div_factor", Some(1e4))?;
-            c.three_phase = b("three_phase", false)?;
-            Box::new(OneCycleLR::new(opt, c)?)
-        }
-        "SequentialLR" | "ChainedScheduler" => {
-            let list = p.get("schedulers").and_then(|v| v.as_array()).ok_or_else(|| bad("schedulers", "must be a list of [name, params]"))?;
-            let mut children = Vec::new();
-            for item in list {
-                let (Some(n), Some(params)) = (item.get(0).and_then(|v| v.as_str()), item.get(1)) else {
-                    return Err(bad("schedulers", "each entry must be [name, params]"));
-                };
-                children.push(from_config(n, params, opt)?);
-            }
-            if name == "SequentialLR" {
-                let m: Vec<i64> = serde_json::from_value(p.get("milestones").cloned().unwrap_or_default()).map_err(|e| bad("milestones", &e.to_string()))?;
-                Box::new(SequentialLR::new(opt, children, m)?)
-            } else {
-                Box::new(ChainedScheduler::new(opt, children))
-            }
-        }
-        _ => {
-            return Err(Error::InvalidArgument {
-                name: name.to_string(),
-                message: "unknown schedule; expected one of StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, \
-                          PolynomialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, \
-                          SequentialLR, ChainedScheduler"
-                    .into(),
-            })
-        }
-    })
 }

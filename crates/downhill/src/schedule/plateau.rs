@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::LrTarget;
+use crate::validate::{at_least, within};
 use crate::{Error, Result};
 
 /// Whether lower or higher metric values are better.
@@ -107,6 +108,21 @@ impl ReduceLROnPlateau {
         self.factor = f;
         self
     }
+    /// PyTorch's rule factor < 1, and ≥ 0 (a negative factor would make the
+    /// learning rate negative); threshold, min_lr and eps finite and ≥ 0.
+    pub(crate) fn check(factor: f64, threshold: f64, min_lr: f64, eps: f64) -> Result<()> {
+        within(
+            "ReduceLROnPlateau.factor",
+            factor,
+            "[0, 1)",
+            (0.0..1.0).contains(&factor),
+        )?;
+        at_least("ReduceLROnPlateau.threshold", threshold, 0.0)?;
+        at_least("ReduceLROnPlateau.min_lr", min_lr, 0.0)?;
+        at_least("ReduceLROnPlateau.eps", eps, 0.0)?;
+        Ok(())
+    }
+
     /// Sets `patience`.
     pub fn patience(mut self, p: usize) -> Self {
         self.patience = p;
@@ -190,10 +206,25 @@ impl ReduceLROnPlateau {
     ///
     /// **Errors** if the state is malformed.
     pub fn load_state_dict(&mut self, v: &serde_json::Value) -> Result<()> {
-        *self = serde_json::from_value(v.clone()).map_err(|e| Error::InvalidArgument {
-            name: "ReduceLROnPlateau state".into(),
-            message: e.to_string(),
-        })?;
+        let loaded: Self =
+            serde_json::from_value(v.clone()).map_err(|e| Error::InvalidArgument {
+                name: "ReduceLROnPlateau state".into(),
+                message: e.to_string(),
+            })?;
+        for &m in &loaded.min_lrs {
+            Self::check(loaded.factor, loaded.threshold, m, loaded.eps)?;
+        }
+        if loaded.min_lrs.len() != self.min_lrs.len() {
+            return Err(Error::InvalidArgument {
+                name: "ReduceLROnPlateau state".into(),
+                message: format!(
+                    "{} min_lrs saved for {} parameter groups",
+                    loaded.min_lrs.len(),
+                    self.min_lrs.len()
+                ),
+            });
+        }
+        *self = loaded;
         Ok(())
     }
 }
