@@ -1,4 +1,5 @@
-//! The `downhill` command line: train, predict, evaluate, minimize.
+// The `downhill` command line: train, predict, evaluate, minimize.
+// (Plain comments, not `//!`: the library target includes this file, see lib.rs.)
 use clap::{Parser, Subcommand};
 
 mod config;
@@ -40,14 +41,21 @@ enum Command {
     Minimize(minimize::MinimizeArgs),
 }
 
+#[allow(dead_code)] // the library includes this file and does not call it
 fn main() {
     std::process::exit(run(std::env::args_os()));
 }
 
-/// Runs the command line on `argv` (`argv[0]` is the program's name) and
-/// returns its exit code; errors are printed as one line on standard error.
-/// The library target exposes it as `downhill_cli::run`, so the fuzz target
-/// can run any argument vector in-process.
+/// Runs `downhill ARGS…` in-process: `argv[0]` is the program's name, the
+/// rest are the arguments. Returns the exit code the binary exits with (0
+/// success, 1 diverged, 2 bad input, 130 interrupted); errors are printed as
+/// one line on standard error, output goes where the binary's goes. The
+/// library exposes it as `downhill_cli::run`, for the fuzz target.
+///
+/// ```
+/// assert_eq!(downhill_cli::run(["downhill", "minimize", "(x-3)^2", "--init", "x=0", "--quiet"]), 0);
+/// assert_eq!(downhill_cli::run(["downhill", "train", "--epochs", "0"]), 2);
+/// ```
 pub fn run<I, T>(argv: I) -> i32
 where
     I: IntoIterator<Item = T>,

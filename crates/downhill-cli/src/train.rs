@@ -192,12 +192,7 @@ pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
             ),
         ));
     }
-    downhill::loss::from_config(&spec.loss, &spec.loss_options).map_err(|e| match e {
-        downhill::Error::InvalidArgument { name, message } => {
-            CliError::flag(format!("--loss {name}"), message)
-        }
-        other => CliError::Lib(other),
-    })
+    crate::loss_args::build(&spec.loss, &spec.loss_options)
 }
 
 fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
@@ -282,32 +277,22 @@ fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Resul
 }
 
 fn plateau(s: &Settings, opt: &mut dyn downhill::optim::Optimizer) -> Result<ReduceLROnPlateau> {
-    let mut r = ReduceLROnPlateau::new(opt);
-    let mode = Monitor::new(&s.monitor).mode;
-    r = r.mode(match mode {
-        downhill::train::Mode::Min => downhill::schedule::PlateauMode::Min,
-        downhill::train::Mode::Max => downhill::schedule::PlateauMode::Max,
-    });
-    for (k, v) in &s.sched {
-        let bad = || CliError::flag(format!("--sched {k}"), "must be a number ≥ 0");
-        let x = v.as_f64().filter(|x| *x >= 0.0).ok_or_else(bad)?;
-        r = match k.as_str() {
-            "factor" if x < 1.0 => r.factor(x),
-            "patience" => r.patience(x as usize),
-            "cooldown" => r.cooldown(x as usize),
-            "min_lr" => r.min_lr(x),
-            "eps" => r.eps(x),
-            "threshold" => r.threshold(x, downhill::schedule::ThresholdMode::Rel),
-            "factor" => return Err(CliError::flag("--sched factor", "must be below 1")),
-            _ => {
-                return Err(CliError::flag(
-                    format!("--sched {k}"),
-                    "ReduceLROnPlateau takes factor, patience, cooldown, min_lr, eps, threshold (mode follows --monitor)",
-                ))
-            }
+    // The mode follows --monitor unless --sched mode= says otherwise.
+    let mut params = s.sched.clone();
+    if !params.contains_key("mode") {
+        let mode = match Monitor::new(&s.monitor).mode {
+            downhill::train::Mode::Min => "min",
+            downhill::train::Mode::Max => "max",
         };
+        params.insert("mode".into(), json!(mode));
     }
-    Ok(r)
+    downhill::schedule::plateau_from_config(&Value::Object(params), opt).map_err(|e| match e {
+        downhill::Error::InvalidArgument { name, message } => {
+            let key = name.trim_start_matches("ReduceLROnPlateau.");
+            CliError::flag(format!("--sched {key}"), message)
+        }
+        other => CliError::Lib(other),
+    })
 }
 
 /// The settings of the run, and for `--resume` where it continues from.
