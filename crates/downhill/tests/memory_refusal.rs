@@ -124,10 +124,9 @@ fn fit_refuses_a_run_over_its_memory_limit_before_the_first_step() {
 #[test]
 fn a_layer_too_large_to_allocate_is_an_error_not_an_abort() {
     let mut g = Generator::new(0);
-    let err =
-        Linear::try_with_dtype(1_000_000_000_000, 1_000_000, true, DType::F32, &mut g)
-            .err()
-            .expect("a 4 EB layer cannot be allocated");
+    let err = Linear::try_with_dtype(1_000_000_000_000, 1_000_000, true, DType::F32, &mut g)
+        .err()
+        .expect("a 4·10¹⁸-byte weight is refused");
     assert!(
         matches!(err, Error::AllocationFailed { bytes, .. } if bytes == 4_000_000_000_000_000_000)
     );

@@ -150,7 +150,7 @@ fn an_interrupted_run_resumes_bit_identically() {
             r.message
         );
         let name = ck.file_name().unwrap().to_string_lossy().into_owned();
-        if r.steps % 8 != 0 {
+        if !r.steps.is_multiple_of(8) {
             // Mid-epoch: the name carries the epoch in progress and the step.
             assert_eq!(
                 name,
