@@ -23,6 +23,17 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
 ///
 /// **Errors** on I/O failure (the temporary file is removed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], the content streamed by `write` into a buffered
+/// writer instead of held in memory first.
+///
+/// **Errors** on I/O failure (the temporary file is removed).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -35,8 +46,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        let f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w).map_err(|e| io_err(&tmp, e))?;
+        let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
         f.sync_all().map_err(|e| io_err(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
         if let Ok(d) = std::fs::File::open(dir) {
@@ -48,6 +61,72 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Streams named tensors as a safetensors file to `w` (the header, then
+/// each tensor's little-endian bytes converted in small pieces: no copy of
+/// the data is made). Tensors are laid out f64 first, then by name, as the
+/// `safetensors` crate does, so every tensor is aligned to its element size.
+///
+/// **Errors** on a duplicate name or I/O failure.
+pub fn write_safetensors(
+    w: &mut dyn Write,
+    named: &[(String, Tensor)],
+    metadata: Option<&HashMap<String, String>>,
+) -> std::io::Result<()> {
+    let mut order: Vec<&(String, Tensor)> = named.iter().collect();
+    order.sort_by(|(a, ta), (b, tb)| {
+        tb.dtype()
+            .size_in_bytes()
+            .cmp(&ta.dtype().size_in_bytes())
+            .then(a.cmp(b))
+    });
+    let mut header = serde_json::Map::new();
+    if let Some(m) = metadata {
+        header.insert("__metadata__".into(), serde_json::json!(m));
+    }
+    let mut offset = 0usize;
+    for (name, t) in &order {
+        let (dtype, size) = match t.dtype() {
+            DType::F32 => ("F32", 4),
+            DType::F64 => ("F64", 8),
+        };
+        let end = offset + t.numel() * size;
+        let info =
+            serde_json::json!({"dtype": dtype, "shape": t.shape(), "data_offsets": [offset, end]});
+        if header.insert(name.clone(), info).is_some() || name == "__metadata__" {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("tensor name {name} is used twice"),
+            ));
+        }
+        offset = end;
+    }
+    let mut head = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    head.resize(head.len().next_multiple_of(8), b' ');
+    w.write_all(&(head.len() as u64).to_le_bytes())?;
+    w.write_all(&head)?;
+    let mut buf = Vec::with_capacity(1 << 16);
+    for (_, t) in order {
+        match t.dtype() {
+            DType::F32 => t.with_data::<f32, _>(|v| stream_le(w, v, &mut buf))?,
+            DType::F64 => t.with_data::<f64, _>(|v| stream_le(w, v, &mut buf))?,
+        }
+    }
+    Ok(())
+}
+
+fn stream_le<T: crate::Element>(
+    w: &mut dyn Write,
+    values: &[T],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    for piece in values.chunks(8192) {
+        buf.clear();
+        T::extend_le_bytes(piece, buf);
+        w.write_all(buf)?;
+    }
+    Ok(())
 }
 
 /// Serializes named tensors to safetensors bytes.
@@ -101,7 +180,7 @@ pub fn tensors_to_bytes_with_metadata(
 ///
 /// **Errors** on I/O failure.
 pub fn save_tensors(named: &[(String, Tensor)], path: impl AsRef<Path>) -> Result<()> {
-    write_atomic(path.as_ref(), &tensors_to_bytes(named)?)
+    write_atomic_with(path.as_ref(), |w| write_safetensors(w, named, None))
 }
 
 /// Reads every tensor of a safetensors file (f32 and f64 kept; f16, bf16 and

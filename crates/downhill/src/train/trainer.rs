@@ -9,7 +9,6 @@ use super::config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;
-use super::resume::deep_copy;
 use super::stopping::{DivergencePolicy, Monitor, StopReason};
 use crate::data::{DataLoader, Dataset};
 use crate::loss::Loss;
@@ -393,7 +392,7 @@ impl Trainer {
                             self.model
                                 .state_dict()
                                 .iter()
-                                .map(|(n, t)| (n.clone(), deep_copy(t)))
+                                .map(|(n, t)| (n.clone(), t.detach()))
                                 .collect(),
                         );
                     }
