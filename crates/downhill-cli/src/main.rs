@@ -10,9 +10,11 @@ mod plot;
 mod predict;
 mod report;
 mod rundir;
+mod runs;
 mod settings;
 mod source;
 mod spec;
+mod tensorboard;
 mod train;
 
 use error::CliError;
@@ -35,6 +37,8 @@ enum Command {
     Evaluate(predict::EvaluateArgs),
     /// Minimize a differentiable expression of named variables.
     Minimize(minimize::MinimizeArgs),
+    /// List the runs in run directories as one table (sort, JSON, a plot of their validation curves).
+    Runs(runs::RunsArgs),
 }
 
 fn main() {
@@ -69,6 +73,7 @@ fn main() {
         Command::Predict(args) => predict::run_predict(args).map(|()| 0),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
         Command::Minimize(args) => minimize::run(args).map(|()| 0),
+        Command::Runs(args) => runs::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -393,6 +393,8 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             );
         }
     }
+    let (trainer_tb, tb) = crate::tensorboard::attach(&args, &settings, &prepared, &run, trainer)?;
+    let mut trainer = trainer_tb;
     if !quiet {
         let arch = &prepared.spec.architecture;
         let mut widths = vec![arch.inputs.to_string()];
@@ -420,6 +422,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let seconds = started.elapsed().as_secs_f64();
     trainer.model_mut().eval();
     let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
+    crate::tensorboard::finish(tb.as_ref(), &metrics, report.epochs_run);
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     if !quiet || report.stopped_because == StopReason::Divergence {

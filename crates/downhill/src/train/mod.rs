@@ -31,11 +31,15 @@ pub mod plot;
 mod progress;
 mod resume;
 mod stopping;
+pub mod tensorboard;
 mod trainer;
 
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
-pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
+pub use config::{
+    Callback, Control, FitInfo, GradientInfo, Report, Schedule, StepInfo, TrainConfig,
+};
 pub use history::{write_history_csv, EpochRecord};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
+pub use tensorboard::TensorBoard;
 pub use trainer::Trainer;

@@ -5,7 +5,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
+use super::config::{
+    Callback, Control, FitInfo, GradientInfo, Report, Schedule, StepInfo, TrainConfig,
+};
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;
@@ -207,6 +209,19 @@ impl Trainer {
         progress.set_position(self.state.step as u64);
         self.state.stopped = None;
         let params = self.optimizer.params();
+        let loader = self.state.loader.as_ref().expect("loader set above");
+        let fit_info = FitInfo {
+            samples_per_epoch: (loader.num_batches() * loader.batch_size()).min(train.len()),
+            steps_per_epoch: per_epoch,
+            epochs: cfg.epochs,
+            start_epoch: self.state.epoch,
+            start_step: self.state.step,
+            start_seconds: base_seconds,
+            monitor: self.config.monitor.metric.clone(),
+        };
+        for cb in &mut self.callbacks {
+            cb.on_fit_start(&fit_info);
+        }
         // The monitored metric of the last epoch, shown beside the step's loss.
         let mut last_val = String::new();
 
@@ -271,6 +286,15 @@ impl Trainer {
                 }
                 if let Some(n) = cfg.clip_norm {
                     clip_grad_norm(&params, &grads, n, 2.0, false)?;
+                }
+                let grad_info = GradientInfo {
+                    epoch,
+                    step: self.state.step + 1,
+                    last_in_epoch: bi + 1 == batches.len(),
+                    grads: &grads,
+                };
+                for cb in &mut self.callbacks {
+                    cb.on_gradients(&grad_info);
                 }
                 self.optimizer.step(&grads);
                 self.state.step += 1;
@@ -477,7 +501,7 @@ impl Trainer {
                 }
             }
         }
-        Ok(Report {
+        let report = Report {
             stopped_because: stopped,
             message: self.state.message.clone(),
             epochs_run: self.state.epoch,
@@ -485,6 +509,10 @@ impl Trainer {
             best_epoch: self.state.best_epoch,
             best_value: self.state.best,
             history: self.state.history.clone(),
-        })
+        };
+        for cb in &mut self.callbacks {
+            cb.on_fit_end(&report);
+        }
+        Ok(report)
     }
 }
