@@ -305,7 +305,7 @@ impl RunInfo {
             "data": self.settings["data"],
             "optimizer": self.settings["optimizer"],
             "lr": self.settings["hyper"]["lr"],
-            "batch_size": self.settings["batch_size"],
+            "batch_size": self.text("batch").parse::<u64>().map_or(json!(self.text("batch")), |n| json!(n)),
             "epochs": self.metrics["epochs_run"],
             "stopped_because": self.metrics["stopped_because"],
             "monitor": self.monitor(),
@@ -352,6 +352,12 @@ fn sort(runs: &mut [RunInfo], key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Prints a line; a closed pipe (`downhill runs | head`) is not an error.
+fn out(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 fn print_table(runs: &[RunInfo], extra: Option<&str>) {
     let mut columns: Vec<&str> = TEXT_COLUMNS.to_vec();
     columns.extend(["best val", "test"]);
@@ -380,7 +386,7 @@ fn print_table(runs: &[RunInfo], extra: Option<&str>) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        out(padded.join("  ").trim_end());
     };
     line(columns.iter().map(|c| c.to_string()).collect());
     for row in cells {
@@ -521,10 +527,7 @@ pub fn run(args: RunsArgs) -> Result<()> {
     }
     if args.json {
         let all: Vec<Value> = runs.iter().map(RunInfo::to_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&all).expect("JSON values serialize")
-        );
+        out(&serde_json::to_string_pretty(&all).expect("JSON values serialize"));
     } else if runs.is_empty() {
         let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         eprintln!(
@@ -536,7 +539,7 @@ pub fn run(args: RunsArgs) -> Result<()> {
     }
     if let Some(path) = &args.plot {
         if !args.json {
-            println!("plot: {}", path.display());
+            out(&format!("plot: {}", path.display()));
         }
     }
     Ok(())

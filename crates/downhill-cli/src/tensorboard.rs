@@ -62,6 +62,7 @@ pub fn train_hparams(s: &Settings, p: &Prepared) -> HParams {
     }
     hp.metric("train/loss")
         .metric(&format!("best/{}", s.monitor))
+        .first(&["optimizer", "lr", "batch_size", "hidden", "schedule"])
 }
 
 /// The TensorBoard callback of a run, attached to `trainer`, unless

@@ -81,6 +81,7 @@ pub enum SessionStatus {
 pub struct HParams {
     values: BTreeMap<String, HParam>,
     metrics: Vec<String>,
+    first: Vec<String>,
 }
 
 const PLUGIN: &str = "hparams";
@@ -113,6 +114,13 @@ impl HParams {
         self
     }
 
+    /// Marks hyperparameters to list first in the HParams tab (TensorBoard
+    /// shows the first few columns and hides the rest until ticked).
+    pub fn first(mut self, names: &[&str]) -> Self {
+        self.first.extend(names.iter().map(|n| n.to_string()));
+        self
+    }
+
     /// The hyperparameters by name.
     pub fn values(&self) -> &BTreeMap<String, HParam> {
         &self.values
@@ -139,6 +147,7 @@ impl HParams {
                     HParam::Bool(_) => 2,
                     HParam::Number(_) => 3,
                 },
+                differs: self.first.contains(name),
             })
             .collect();
         let metric_infos = self

@@ -10,6 +10,7 @@ mod callback;
 mod histogram;
 mod hparams;
 pub mod proto;
+mod reader;
 mod record;
 mod writer;
 
@@ -19,5 +20,6 @@ pub use hparams::{
     session_end_value, HParam, HParams, SessionStatus, EXPERIMENT_TAG, SESSION_END_TAG,
     SESSION_START_TAG,
 };
+pub use reader::read_event_file;
 pub use record::{append_record, masked_crc32c, read_records, RecordsEnd};
 pub use writer::{scalar, wall_time, EventWriter};

@@ -160,6 +160,10 @@ pub struct HParamInfo {
     /// `DataType`: 1 string, 2 bool, 3 float64.
     #[prost(int32, tag = "4")]
     pub r#type: i32,
+    /// Whether the values differ between sessions: TensorBoard lists (and
+    /// shows) these columns first.
+    #[prost(bool, tag = "7")]
+    pub differs: bool,
 }
 
 /// `tensorboard.hparams.MetricInfo`.
