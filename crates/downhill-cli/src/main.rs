@@ -14,9 +14,11 @@ mod predict;
 mod report;
 mod resume;
 mod rundir;
+mod runs;
 mod settings;
 mod source;
 mod spec;
+mod tensorboard;
 mod train;
 
 use error::CliError;
@@ -39,6 +41,8 @@ enum Command {
     Evaluate(predict::EvaluateArgs),
     /// Minimize a differentiable expression of named variables.
     Minimize(minimize::MinimizeArgs),
+    /// List the runs in run directories as one table (sort, JSON, a plot of their validation curves).
+    Runs(runs::RunsArgs),
 }
 
 #[allow(dead_code)] // the library includes this file and does not call it
@@ -90,6 +94,7 @@ where
         Command::Predict(args) => predict::run_predict(args).map(|()| 0),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
         Command::Minimize(args) => minimize::run(args).map(|()| 0),
+        Command::Runs(args) => runs::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => code,

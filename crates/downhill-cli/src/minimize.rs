@@ -35,6 +35,9 @@ pub struct MinimizeArgs {
     /// Print only the final line.
     #[arg(long)]
     pub quiet: bool,
+    /// Write f and the variables per step as TensorBoard events into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// Consecutive steps with |Δf| ≤ 1e-12·max(1, |f|) that end a run as a plateau.
@@ -180,6 +183,11 @@ pub fn run(args: MinimizeArgs) -> Result<()> {
             losses: &losses,
         };
         plot::draw(path, &run)?;
+    }
+    if let Some(dir) = &args.tensorboard {
+        let ok = !matches!(stop, Stop::Diverged | Stop::BadGradient);
+        let run = (args.expr.trim(), name.as_str(), lr);
+        crate::tensorboard::write_minimize(dir, run, &names, &points, &losses, ok)?;
     }
     let steps = |k: usize| format!("{k} step{}", if k == 1 { "" } else { "s" });
     let line = match stop {

@@ -10,6 +10,12 @@ pub fn default_out() -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let (y, m, d, hh, mm, ss) = utc(secs);
+    PathBuf::from(format!("runs/{y:04}-{m:02}-{d:02}T{hh:02}-{mm:02}-{ss:02}"))
+}
+
+/// Year, month, day, hour, minute, second (UTC) of `secs` since 1970.
+pub fn utc(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -21,12 +27,7 @@ pub fn default_out() -> PathBuf {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from(format!(
-        "runs/{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    ))
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 /// A run directory being written: `.NAME.tmp-PID` beside the final path.

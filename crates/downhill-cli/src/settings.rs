@@ -102,6 +102,12 @@ pub struct TrainArgs {
     /// No progress bar or per-epoch lines
     #[arg(long)]
     pub quiet: bool,
+    /// Do not write TensorBoard event files into RUN_DIR/tensorboard/
+    #[arg(long = "no-tensorboard")]
+    pub no_tensorboard: bool,
+    /// Also log histograms of every weight and gradient to TensorBoard every N epochs
+    #[arg(long = "tensorboard-histograms", value_name = "N")]
+    pub tensorboard_histograms: Option<usize>,
 }
 
 /// Every setting of a run, resolved; saved in checkpoints so `--resume`

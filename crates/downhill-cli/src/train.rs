@@ -388,6 +388,8 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             );
         }
     }
+    let (trainer_tb, tb) = crate::tensorboard::attach(&args, &settings, &prepared, &run, trainer)?;
+    let mut trainer = trainer_tb;
     if !quiet {
         print_model_line(&settings, &prepared, &trainer, &memory);
         println!(
@@ -403,6 +405,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let interrupted = report.stopped_because == StopReason::Interrupted;
     trainer.model_mut().eval();
     let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
+    crate::tensorboard::finish(tb.as_ref(), &metrics, report.epochs_run);
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);

@@ -130,8 +130,46 @@ pub enum Control {
     Stop,
 }
 
-/// Hooks at the end of every step and epoch; either can stop training.
+/// Passed to [`Callback::on_fit_start`].
+#[derive(Clone, Debug)]
+pub struct FitInfo {
+    /// Training samples seen per epoch.
+    pub samples_per_epoch: usize,
+    /// Optimizer steps per epoch.
+    pub steps_per_epoch: usize,
+    /// The epoch budget.
+    pub epochs: usize,
+    /// Epochs already completed (a resumed run starts past 0).
+    pub start_epoch: usize,
+    /// Optimizer steps already taken.
+    pub start_step: usize,
+    /// Training seconds already counted (as in [`EpochRecord::seconds`]).
+    pub start_seconds: f64,
+    /// The monitored metric's name (`val_loss`, `train_loss`, …).
+    pub monitor: String,
+}
+
+/// Passed to [`Callback::on_gradients`].
+pub struct GradientInfo<'a> {
+    /// Epoch in progress, from 1.
+    pub epoch: usize,
+    /// The step about to be taken (from 1).
+    pub step: usize,
+    /// True for the epoch's last step.
+    pub last_in_epoch: bool,
+    /// The (accumulated, clipped) gradients the optimizer is about to apply.
+    pub grads: &'a crate::Gradients,
+}
+
+/// Hooks at the start and end of a fit and of every step and epoch; the
+/// step and epoch hooks can stop training.
 pub trait Callback: Send {
+    /// Once at the start of [`Trainer::fit`](super::Trainer::fit).
+    fn on_fit_start(&mut self, _info: &FitInfo) {}
+    /// Before each optimizer step, with the gradients it applies.
+    fn on_gradients(&mut self, _info: &GradientInfo) {}
+    /// Once at the end of [`Trainer::fit`](super::Trainer::fit), with its report.
+    fn on_fit_end(&mut self, _report: &Report) {}
     /// After each optimizer step.
     fn on_step_end(&mut self, _info: &StepInfo) -> Control {
         Control::Continue

@@ -8,14 +8,14 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{latest_checkpoint, list_checkpoints};
-use super::config::{Control, Schedule, StepInfo};
+use super::config::{Control, GradientInfo, Schedule, StepInfo};
 use super::divergence::Guard;
 use super::progress::Progress;
 use super::stopping::StopReason;
 use super::trainer::Trainer;
 use super::update::{apply_update, evaluate_step, Accumulator, Clip};
 use crate::data::{DataLoader, Dataset};
-use crate::{Error, Result, Tensor};
+use crate::{Error, Gradients, Result, Tensor};
 
 /// What one epoch's batches amounted to; the end-of-epoch policies decide on
 /// it (after [`Reducer::reduce_epoch`](super::Reducer::reduce_epoch)).
@@ -130,15 +130,28 @@ impl Trainer {
                     loss_fn.forward(&model.forward(&b.inputs), b.targets.as_target(), &[])
                 })
             };
+            let (callbacks, step) = (&mut self.callbacks, self.state.step + 1);
+            let mut before_step = |g: &Gradients| {
+                let info = GradientInfo {
+                    epoch,
+                    step,
+                    last_in_epoch: last,
+                    grads: g,
+                };
+                for cb in callbacks.iter_mut() {
+                    cb.on_gradients(&info);
+                }
+            };
             let applied = apply_update(
                 self.optimizer.as_mut(),
                 &ctx.params,
                 grads,
                 step_loss,
-                self.state.step + 1,
+                step,
                 clip,
                 self.reducer.as_mut(),
                 &mut reevaluate,
+                &mut before_step,
             )?;
             let step_loss = match applied {
                 Ok(l) => l,

@@ -39,6 +39,7 @@ pub mod plot;
 mod progress;
 mod resume;
 mod stopping;
+pub mod tensorboard;
 mod trainer;
 mod update;
 
@@ -46,10 +47,13 @@ pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
 pub use comm::{launched_size, Communicator, SingleProcess};
 #[cfg(feature = "mpi")]
 pub use comm_mpi::MpiCommunicator;
-pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
+pub use config::{
+    Callback, Control, FitInfo, GradientInfo, Report, Schedule, StepInfo, TrainConfig,
+};
 pub use epoch::EpochSummary;
 pub use history::{write_history_csv, EpochRecord};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
+pub use tensorboard::TensorBoard;
 pub use trainer::Trainer;
 pub use update::{LocalReducer, Reducer};

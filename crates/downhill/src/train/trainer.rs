@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{Callback, Report, Schedule, TrainConfig};
+use super::config::{Callback, FitInfo, Report, Schedule, TrainConfig};
 use super::divergence::Guard;
 use super::epoch::{EpochContext, PartialEpoch};
 use super::history::EpochRecord;
@@ -219,6 +219,18 @@ impl Trainer {
         if self.state.stopped.take() == Some(StopReason::Interrupted) {
             self.state.message.clear();
         }
+        let fit_info = FitInfo {
+            samples_per_epoch: (loader.num_batches() * loader.batch_size()).min(train.len()),
+            steps_per_epoch: per_epoch,
+            epochs: c.epochs,
+            start_epoch: self.state.epoch,
+            start_step: self.state.step,
+            start_seconds: base_seconds,
+            monitor: c.monitor.metric.clone(),
+        };
+        for cb in &mut self.callbacks {
+            cb.on_fit_start(&fit_info);
+        }
         let guard = Guard::from_config(&self.config);
         let mut ctx = EpochContext {
             train,
@@ -250,7 +262,11 @@ impl Trainer {
             self.end_epoch(&summary, val, &clock, &progress, &mut ctx.last_val)?;
         }
         progress.finish();
-        Ok(self.finish_run())
+        let report = self.finish_run();
+        for cb in &mut self.callbacks {
+            cb.on_fit_end(&report);
+        }
+        Ok(report)
     }
 
     /// A `val_` monitor needs a validation set; without one `val_loss` falls

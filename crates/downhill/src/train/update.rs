@@ -144,7 +144,7 @@ impl Clip {
 
 /// One optimizer step from the accumulated gradients: reduce, refuse
 /// non-finite gradients (returning what diverged, the step not applied),
-/// clip, step. `reevaluate` recomputes the step's loss and accumulated
+/// clip, show the gradients to `before_step` (the callbacks), step. `reevaluate` recomputes the step's loss and accumulated
 /// gradients at the current parameters; only closure-based optimizers call
 /// it (every call is reduced and clipped like the first).
 ///
@@ -162,12 +162,14 @@ pub(super) fn apply_update(
     clip: Clip,
     reducer: &mut dyn Reducer,
     reevaluate: &mut dyn FnMut() -> (f64, Gradients),
+    before_step: &mut dyn FnMut(&Gradients),
 ) -> Result<std::result::Result<f64, String>> {
     reducer.reduce_step(&mut grads, &mut loss);
     if let Some(what) = non_finite_gradient(step, &grads) {
         return Ok(Err(what));
     }
     clip.apply(params, &grads)?;
+    before_step(&grads);
     let mut first = Some((loss, grads));
     let mut closure = || match first.take() {
         Some(evaluated) => evaluated,
@@ -250,7 +252,7 @@ mod tests {
             7,
             Clip::default(),
             &mut LocalReducer,
-            &mut || unreachable!("SGD does not re-evaluate"),
+            &mut || unreachable!("SGD does not re-evaluate"), &mut |_: &Gradients| {},
         )
         .unwrap();
         assert!(out.unwrap_err().starts_with("step 7: a gradient"));
@@ -292,7 +294,7 @@ mod tests {
             1,
             clip,
             &mut r,
-            &mut || unreachable!(),
+            &mut || unreachable!(), &mut |_: &Gradients| {},
         )
         .unwrap()
         .unwrap();
@@ -321,7 +323,7 @@ mod tests {
             1,
             Clip::default(),
             &mut r,
-            &mut reeval,
+            &mut reeval, &mut |_: &Gradients| {},
         )
         .unwrap()
         .unwrap();
