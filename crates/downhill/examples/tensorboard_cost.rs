@@ -16,6 +16,8 @@ use downhill::train::tensorboard::HParams;
 use downhill::train::{Callback, StepInfo, TensorBoard, TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
 
+// Only the data loading of the shared digits helpers is used here.
+#[allow(dead_code)]
 #[path = "common/digits.rs"]
 mod digits;
 
