@@ -4,188 +4,22 @@
 
 use std::path::{Path, PathBuf};
 
-use downhill::data::{
-    split, BatchSize, CsvOptions, Dataset, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
-    TensorDataset,
-};
-use downhill::loss::Loss;
+use downhill::data::{BatchSize, Dataset, Split};
 use downhill::nn::Module;
 use downhill::schedule::ReduceLROnPlateau;
 use downhill::train::{
     latest_checkpoint, Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule,
     StopReason, TrainConfig, Trainer,
 };
-use downhill::DType;
 use serde_json::{json, Value};
 
 use crate::error::{CliError, Result};
 use crate::opt_args::build_error;
+use crate::prepare::{build_loss, prepare, Prepared};
 use crate::report;
 use crate::rundir::{default_out, RunDir};
 use crate::settings::at_least_one;
 pub use crate::settings::{Settings, TrainArgs};
-use crate::source::load_table;
-use crate::spec::{Architecture, ModelSpec};
-
-/// The data of a run, split and scaled, and the model's description.
-pub struct Prepared {
-    pub split: Split,
-    pub spec: ModelSpec,
-    pub train: TensorDataset,
-    pub val: TensorDataset,
-    pub test: TensorDataset,
-}
-
-/// Standardization of regression targets (fitted on the training rows).
-fn target_scaler(table: &Table, rows: &[usize]) -> Scaler {
-    match &table.target {
-        Some(TargetColumn::Values { values, width }) => {
-            Scaler::fit(ScalerKind::Standard, values, *width, rows)
-        }
-        _ => Scaler::None,
-    }
-}
-
-/// The table with its features and (regression) targets scaled as `spec` says.
-pub fn scale_table(table: &Table, spec: &ModelSpec) -> Table {
-    let mut t = table.clone();
-    let d = t.num_features();
-    spec.scaler.transform(&mut t.features, d);
-    if let Some(TargetColumn::Values { values, width }) = &mut t.target {
-        spec.target_scaler.transform(values, *width);
-    }
-    t
-}
-
-/// The rows `rows` of an already scaled table as an `f32` dataset.
-pub fn dataset(scaled: &Table, rows: &[usize]) -> TensorDataset {
-    TensorDataset::from_table(scaled, &scaled.features, rows, DType::F32, None)
-}
-
-fn default_loss(task: Task) -> &'static str {
-    match task {
-        Task::Classification => "CrossEntropyLoss",
-        Task::Regression => "MSELoss",
-    }
-}
-
-fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prepared> {
-    let opts = CsvOptions {
-        targets: s.target.clone(),
-        task: s.task,
-        ..CsvOptions::default()
-    };
-    let table = load_table(&s.data, &opts)?;
-    let task = table.task.unwrap_or(Task::Regression);
-    let classes = match &table.target {
-        Some(TargetColumn::Classes { indices, .. }) => Some(indices.as_slice()),
-        _ => None,
-    };
-    let split = match saved_split {
-        Some(sp) => sp,
-        None => split(table.rows, classes, s.val_split, s.test_split, s.seed)?,
-    };
-    if split.train.is_empty() || split.test.is_empty() {
-        return Err(CliError::flag(
-            "--data",
-            format!(
-                "{}: {} rows are too few to split into train/validation/test",
-                s.data, table.rows
-            ),
-        ));
-    }
-    let d = table.num_features();
-    let outputs = match &table.target {
-        Some(TargetColumn::Classes { labels, .. }) => labels.len(),
-        Some(TargetColumn::Values { width, .. }) => *width,
-        None => unreachable!("training data always has a target"),
-    };
-    let loss = s.loss.clone().unwrap_or_else(|| default_loss(task).into());
-    let spec = ModelSpec {
-        format: "downhill-model/1".into(),
-        task,
-        architecture: Architecture {
-            kind: "mlp".into(),
-            inputs: d,
-            hidden: s.hidden.clone(),
-            outputs,
-            activation: s.activation.clone(),
-            dropout: s.dropout,
-        },
-        feature_names: table.feature_names.clone(),
-        target_names: table.target_names.clone(),
-        class_labels: table.class_labels().map(<[String]>::to_vec),
-        scaler: Scaler::fit(s.scaler, &table.features, d, &split.train),
-        target_scaler: target_scaler(&table, &split.train),
-        loss,
-        loss_options: Value::Object(s.loss_options.clone()),
-    };
-    if !quiet {
-        let what = match &spec.class_labels {
-            Some(l) => format!("{} classes", l.len()),
-            None => format!("{outputs} target(s)"),
-        };
-        println!(
-            "data: {} — {} rows, {d} features, target {} ({what}), {task}{}",
-            s.data,
-            table.rows,
-            table.target_names.join(","),
-            if table.task_inferred {
-                " (inferred; set --task to override)"
-            } else {
-                ""
-            }
-        );
-        println!(
-            "split: {} train / {} validation / {} test{} (seed {})",
-            split.train.len(),
-            split.val.len(),
-            split.test.len(),
-            if classes.is_some() {
-                ", stratified"
-            } else {
-                ""
-            },
-            s.seed
-        );
-    }
-    let scaled = scale_table(&table, &spec);
-    let train = dataset(&scaled, &split.train);
-    let val = dataset(&scaled, &split.val);
-    let test = dataset(&scaled, &split.test);
-    Ok(Prepared {
-        split,
-        spec,
-        train,
-        val,
-        test,
-    })
-}
-
-/// The loss a model description names.
-///
-/// **Errors** naming `--loss` if it does not fit the task or its options are invalid.
-pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
-    let classification_losses = ["CrossEntropyLoss", "MultiMarginLoss", "NLLLoss"];
-    let is_class = classification_losses.contains(&spec.loss.as_str());
-    if is_class != (spec.task == Task::Classification) {
-        return Err(CliError::flag(
-            "--loss",
-            format!(
-                "{} does not fit a {} target; use {}",
-                spec.loss,
-                spec.task,
-                default_loss(spec.task)
-            ),
-        ));
-    }
-    downhill::loss::from_config(&spec.loss, &spec.loss_options).map_err(|e| match e {
-        downhill::Error::InvalidArgument { name, message } => {
-            CliError::flag(format!("--loss {name}"), message)
-        }
-        other => CliError::Lib(other),
-    })
-}
 
 fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
     let model = p.spec.architecture.build(s.seed);
@@ -342,6 +176,11 @@ pub fn run(args: TrainArgs) -> Result<i32> {
                 ("--batch-size", args.batch_size.is_some()),
                 ("--seed", args.seed.is_some()),
                 ("--schedule", args.schedule.is_some()),
+                ("--categorical", args.categorical.is_some()),
+                ("--numeric", args.numeric.is_some()),
+                ("--drop", args.drop.is_some()),
+                ("--na-values", args.na_values.is_some()),
+                ("--max-categories", args.max_categories.is_some()),
             ];
             if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
                 return Err(CliError::flag(
@@ -440,8 +279,7 @@ fn write_outputs(
     metrics: &Value,
 ) -> Result<()> {
     downhill::nn::save_safetensors(t.model(), run.file("model.safetensors"))?;
-    let spec = serde_json::to_string_pretty(&p.spec).expect("spec serializes");
-    downhill::nn::write_atomic(&run.file("model.json"), spec.as_bytes())?;
+    downhill::nn::write_atomic(&run.file("model.json"), p.spec.to_json().as_bytes())?;
     let m = serde_json::to_string_pretty(metrics).expect("metrics serialize");
     downhill::nn::write_atomic(&run.file("metrics.json"), m.as_bytes())?;
     downhill::train::write_history_csv(&run.file("history.csv"), &report.history)?;

@@ -149,3 +149,42 @@ impl Scaler {
         }
     }
 }
+
+impl Scaler {
+    /// Undoes [`Scaler::transform`] in place (`cols` wide, row-major): for
+    /// predictions in the target's own units.
+    ///
+    /// ```
+    /// use downhill::data::{Scaler, ScalerKind};
+    /// let y = vec![10.0, 20.0, 30.0];
+    /// let s = Scaler::fit(ScalerKind::Standard, &y, 1, &[0, 1, 2]);
+    /// let mut z = y.clone();
+    /// s.transform(&mut z, 1);
+    /// s.inverse_transform(&mut z, 1);
+    /// assert!(z.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// ```
+    ///
+    /// **Panics** if `cols` differs from the fitted width.
+    pub fn inverse_transform(&self, values: &mut [f64], cols: usize) {
+        let check = |n: usize| assert_eq!(n, cols, "Scaler: fitted on {n} features, got {cols}");
+        match self {
+            Scaler::None => {}
+            Scaler::Standard { mean, std } => {
+                check(mean.len());
+                for row in values.chunks_mut(cols.max(1)) {
+                    for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                        *v = *v * s + m;
+                    }
+                }
+            }
+            Scaler::MinMax { min, max } => {
+                check(min.len());
+                for row in values.chunks_mut(cols.max(1)) {
+                    for ((v, lo), hi) in row.iter_mut().zip(min).zip(max) {
+                        *v = *v * (hi - lo) + lo;
+                    }
+                }
+            }
+        }
+    }
+}
