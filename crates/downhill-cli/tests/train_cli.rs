@@ -89,8 +89,11 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
     let spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.join("model.json")).unwrap()).unwrap();
     assert_eq!(spec["class_labels"].as_array().unwrap().len(), 10);
-    assert_eq!(spec["feature_names"][63], "p63");
-    assert_eq!(spec["scaler"]["kind"], "standard");
+    // Digits' constant pixels (p0, p32, p39: 0 in every image) are dropped.
+    let names = spec["feature_names"].as_array().unwrap();
+    assert_eq!(names.len(), 61);
+    assert_eq!(names[60], "p63");
+    assert_eq!(spec["schema"]["scaler"]["kind"], "standard");
 
     // predict: a label and ten probabilities per row.
     let preds = ok(

@@ -12,7 +12,7 @@ use super::target::{number_label, quote};
 use crate::{Error, Result};
 
 /// One column being read: numbers until a cell is not one, then text.
-enum Builder {
+pub(crate) enum Builder {
     Numbers(Vec<f64>),
     Text {
         codes: Vec<u32>,
@@ -60,7 +60,7 @@ impl Builder {
     }
 
     /// Appends a present (not missing) cell; `Err(())` if it is an infinite number.
-    fn push(&mut self, cell: &str) -> Result<(), ()> {
+    pub(crate) fn push(&mut self, cell: &str) -> Result<(), ()> {
         if let Builder::Numbers(v) = self {
             match cell.parse::<f64>() {
                 Ok(x) if x.is_infinite() => return Err(()),
@@ -82,14 +82,33 @@ impl Builder {
         Ok(())
     }
 
-    fn push_missing(&mut self) {
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    /// Appends a number (text columns take its [`number_label`]); `Err(())`
+    /// if it is infinite. NaN is missing.
+    pub(crate) fn push_number(&mut self, x: f64) -> Result<(), ()> {
+        if x.is_infinite() {
+            return Err(());
+        }
+        match self {
+            Builder::Numbers(v) => v.push(x),
+            Builder::Text { codes, .. } if x.is_nan() => codes.push(MISSING),
+            Builder::Text {
+                codes,
+                dictionary,
+                index,
+            } => Self::intern(codes, dictionary, index, &number_label(x)),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn push_missing(&mut self) {
         match self {
             Builder::Numbers(v) => v.push(f64::NAN),
             Builder::Text { codes, .. } => codes.push(MISSING),
         }
     }
 
-    fn finish(self) -> ColumnValues {
+    pub(crate) fn finish(self) -> ColumnValues {
         match self {
             Builder::Numbers(v) => ColumnValues::Numbers(v),
             Builder::Text {

@@ -10,7 +10,7 @@ use super::target::{build_target, name_list, quote, Location, RawTarget, TextCel
 use super::{
     split, CsvOptions, Scaler, ScalerKind, Split, Table, TargetColumn, Task, TensorDataset,
 };
-use crate::{DType, Error, Result};
+use crate::{DType, Error, Result, Tensor};
 
 /// How [`prepare`] turns a frame into datasets.
 #[derive(Clone, Debug)]
@@ -249,6 +249,33 @@ pub fn encode_table(
     ))
 }
 
+/// The rows `rows` of `frame` encoded by `schema` (straight into `f32`)
+/// with their targets.
+fn datasets(
+    frame: &Frame,
+    schema: &Schema,
+    target: &TargetColumn,
+    rows: &[usize],
+) -> Result<TensorDataset> {
+    let (x, _) = schema.transform_rows::<f32>(frame, rows)?;
+    let x = Tensor::from_vec(x, &[rows.len(), schema.width()]);
+    Ok(match target {
+        TargetColumn::Classes { indices, .. } => {
+            TensorDataset::classification(x, rows.iter().map(|&r| indices[r]).collect())
+        }
+        TargetColumn::Values { values, width } => {
+            let mut y = Vec::with_capacity(rows.len() * width);
+            for &r in rows {
+                y.extend_from_slice(&values[r * width..(r + 1) * width]);
+            }
+            TensorDataset::regression(
+                x,
+                &Tensor::from_f64_slice(&y, &[rows.len(), *width], DType::F32),
+            )
+        }
+    })
+}
+
 /// Prepares `frame` for training: picks the target (rows where it is
 /// missing are dropped and counted), infers the task and the column kinds,
 /// splits (stratified for classification; `saved_split` reuses a split, as
@@ -331,23 +358,21 @@ pub fn prepare(
         TargetColumn::Classes { labels, .. } => Some(labels.clone()),
         TargetColumn::Values { .. } => None,
     };
-    let (mut table, _) = encode_table(frame, &schema, Some(target), &targets)?;
-    let target_scaler = match &mut table.target {
-        Some(TargetColumn::Values { values, width }) => {
-            let s = Scaler::fit(ScalerKind::Standard, values, *width, &split.train);
-            s.transform(values, *width);
-            s
+    let (target, target_scaler) = match target {
+        TargetColumn::Values { mut values, width } => {
+            let s = Scaler::fit(ScalerKind::Standard, &values, width, &split.train);
+            s.transform(&mut values, width);
+            (TargetColumn::Values { values, width }, s)
         }
-        _ => Scaler::None,
+        classes => (classes, Scaler::None),
     };
-    let ds =
-        |rows: &[usize]| TensorDataset::from_table(&table, &table.features, rows, DType::F32, None);
+    let ds = |rows: &[usize]| -> Result<TensorDataset> { datasets(frame, &schema, &target, rows) };
     Ok(Prepared {
         rows: frame.rows + dropped_rows,
         dropped_rows,
-        train: ds(&split.train),
-        val: ds(&split.val),
-        test: ds(&split.test),
+        train: ds(&split.train)?,
+        val: ds(&split.val)?,
+        test: ds(&split.test)?,
         columns,
         schema,
         task,

@@ -10,7 +10,7 @@ use super::columns::{numeric_cells, ColumnReport, Kind};
 use super::frame::{Column, ColumnValues, Frame, MISSING};
 use super::target::{name_list, number_label, quote};
 use super::{Scaler, ScalerKind};
-use crate::Result;
+use crate::{Element, Result};
 
 /// How one used feature column becomes model inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,8 +188,7 @@ impl Schema {
             dropped,
             scaler: Scaler::None,
         };
-        let (x, _) = s.encode(frame)?;
-        s.scaler = Scaler::fit(scaler, &x, s.width(), train);
+        s.scaler = s.fit_scaler(frame, train, scaler)?;
         Ok(s)
     }
 
@@ -214,14 +213,117 @@ impl Schema {
     /// [`Error::Parse`](crate::Error::Parse) naming a used column that is
     /// missing from the file, or a non-number in a numeric column.
     pub fn transform(&self, frame: &Frame) -> Result<(Vec<f64>, TransformNotes)> {
-        let (mut x, notes) = self.encode(frame)?;
-        let w = self.width();
-        self.scaler.transform(&mut x, w);
-        Ok((x, notes))
+        self.encode(frame, None, &self.affine())
     }
 
-    /// Encodes without scaling.
-    fn encode(&self, frame: &Frame) -> Result<(Vec<f64>, TransformNotes)> {
+    /// The rows `rows` of `frame` encoded and scaled, as `f32` or `f64`
+    /// (computed in `f64`, then rounded): row-major, `rows.len() × width()`.
+    /// No `f64` copy of the whole table is made.
+    ///
+    /// # Errors
+    ///
+    /// As [`Schema::transform`].
+    pub fn transform_rows<T: Element>(
+        &self,
+        frame: &Frame,
+        rows: &[usize],
+    ) -> Result<(Vec<T>, TransformNotes)> {
+        self.encode(frame, Some(rows), &self.affine())
+    }
+
+    /// Per input, `(shift, divisor)` with `scaled = (x − shift) / divisor`
+    /// exactly as [`Scaler::transform`] computes it (a constant min-max
+    /// input divides by ∞, giving 0).
+    fn affine(&self) -> Vec<(f64, f64)> {
+        let w = self.width();
+        match &self.scaler {
+            Scaler::None => vec![(0.0, 1.0); w],
+            Scaler::Standard { mean, std } => {
+                mean.iter().copied().zip(std.iter().copied()).collect()
+            }
+            Scaler::MinMax { min, max } => min
+                .iter()
+                .zip(max)
+                .map(|(&lo, &hi)| {
+                    (
+                        lo,
+                        if hi - lo > 0.0 {
+                            hi - lo
+                        } else {
+                            f64::INFINITY
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The feature scaler of kind `kind` over the encoded training rows,
+    /// encoded a chunk at a time; the same numbers as [`Scaler::fit`] on the
+    /// whole encoded matrix.
+    fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
+        const CHUNK: usize = 8192;
+        let w = self.width();
+        let identity = vec![(0.0, 1.0); w];
+        let chunk = |rows: &[usize]| -> Result<Vec<f64>> {
+            Ok(self.encode(frame, Some(rows), &identity)?.0)
+        };
+        let n = train.len().max(1) as f64;
+        Ok(match kind {
+            ScalerKind::None => Scaler::None,
+            ScalerKind::Standard => {
+                let mut mean = vec![0.0; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+                    }
+                }
+                mean.iter_mut().for_each(|m| *m /= n);
+                let mut var = vec![0.0; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        for ((v, m), x) in var.iter_mut().zip(&mean).zip(row) {
+                            *v += (x - m) * (x - m);
+                        }
+                    }
+                }
+                let std = var
+                    .iter()
+                    .map(|v| {
+                        let s = (v / n).sqrt();
+                        if s > 0.0 && s.is_finite() {
+                            s
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                Scaler::Standard { mean, std }
+            }
+            ScalerKind::MinMax => {
+                let mut min = vec![f64::INFINITY; w];
+                let mut max = vec![f64::NEG_INFINITY; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        for (j, &x) in row.iter().enumerate() {
+                            min[j] = min[j].min(x);
+                            max[j] = max[j].max(x);
+                        }
+                    }
+                }
+                Scaler::MinMax { min, max }
+            }
+        })
+    }
+
+    /// Encodes the rows `rows` (`None` = all) of `frame`, each input mapped
+    /// by `affine`.
+    fn encode<T: Element>(
+        &self,
+        frame: &Frame,
+        rows: Option<&[usize]>,
+        affine: &[(f64, f64)],
+    ) -> Result<(Vec<T>, TransformNotes)> {
         let mut notes = TransformNotes::default();
         let used: Vec<&Column> = self
             .columns
@@ -247,16 +349,35 @@ impl Schema {
             }
         }
         let w = self.width();
-        let mut x = vec![0.0; frame.rows * w];
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..frame.rows).collect();
+                &all
+            }
+        };
+        let scaled = |j: usize, v: f64| T::from_f64((v - affine[j].0) / affine[j].1);
+        let zero_row: Vec<T> = (0..w).map(|j| scaled(j, 0.0)).collect();
+        let mut x: Vec<T> = Vec::with_capacity(rows.len() * w);
+        for _ in rows {
+            x.extend_from_slice(&zero_row);
+        }
         let mut offset = 0;
         for (spec, col) in self.columns.iter().zip(used) {
+            let mut out = Cells {
+                x: &mut x,
+                w,
+                offset,
+                scaled: &scaled,
+            };
             let (imputed, unseen) = match spec {
                 FeatureColumn::Numeric {
                     median,
                     missing_indicator,
                     ..
                 } => (
-                    encode_numeric(frame, col, *median, *missing_indicator, &mut x, w, offset)?,
+                    encode_numeric(frame, col, rows, *median, *missing_indicator, &mut out)?,
                     0,
                 ),
                 FeatureColumn::Categorical {
@@ -264,7 +385,7 @@ impl Schema {
                     other,
                     missing,
                     ..
-                } => encode_categorical(col, categories, *other, *missing, &mut x, w, offset),
+                } => encode_categorical(col, rows, categories, *other, *missing, &mut out),
             };
             if imputed > 0 {
                 notes.imputed.push((spec.name().to_string(), imputed));
@@ -275,6 +396,21 @@ impl Schema {
             offset += spec.input_names().len();
         }
         Ok((x, notes))
+    }
+}
+
+/// Where one column's inputs go: row `k`, input `offset + slot`.
+struct Cells<'a, T, F: Fn(usize, f64) -> T> {
+    x: &'a mut [T],
+    w: usize,
+    offset: usize,
+    scaled: &'a F,
+}
+
+impl<T, F: Fn(usize, f64) -> T> Cells<'_, T, F> {
+    fn set(&mut self, k: usize, slot: usize, v: f64) {
+        let j = self.offset + slot;
+        self.x[k * self.w + j] = (self.scaled)(j, v);
     }
 }
 
@@ -347,42 +483,41 @@ fn fit_categorical(col: &Column, train: &[usize], max_categories: usize) -> Feat
     }
 }
 
-/// Writes a numeric column at `offset` of each row; returns the imputed count.
-fn encode_numeric(
+/// Writes a numeric column for the rows `rows`; returns the imputed count.
+fn encode_numeric<T, F: Fn(usize, f64) -> T>(
     frame: &Frame,
     col: &Column,
+    rows: &[usize],
     median: f64,
     indicator: bool,
-    x: &mut [f64],
-    w: usize,
-    offset: usize,
+    out: &mut Cells<'_, T, F>,
 ) -> Result<usize> {
     let v = numeric_cells(frame, col)?;
     let mut imputed = 0;
-    for (row, &value) in x.chunks_mut(w).zip(v.iter()) {
+    for (k, &r) in rows.iter().enumerate() {
+        let value = v[r];
         if value.is_nan() {
-            row[offset] = median;
+            out.set(k, 0, median);
             if indicator {
-                row[offset + 1] = 1.0;
+                out.set(k, 1, 1.0);
             }
             imputed += 1;
         } else {
-            row[offset] = value;
+            out.set(k, 0, value);
         }
     }
     Ok(imputed)
 }
 
-/// Writes a one-hot column at `offset` of each row; returns the missing
-/// and the unseen counts.
-fn encode_categorical(
+/// Writes a one-hot column for the rows `rows`; returns the missing and the
+/// unseen counts.
+fn encode_categorical<T, F: Fn(usize, f64) -> T>(
     col: &Column,
+    rows: &[usize],
     categories: &[String],
     other: bool,
     missing: bool,
-    x: &mut [f64],
-    w: usize,
-    offset: usize,
+    out: &mut Cells<'_, T, F>,
 ) -> (usize, usize) {
     let index: HashMap<&str, usize> = categories
         .iter()
@@ -392,9 +527,21 @@ fn encode_categorical(
     let other_slot = other.then_some(categories.len());
     let missing_slot = missing.then_some(categories.len() + usize::from(other));
     let (mut n_missing, mut n_unseen) = (0, 0);
-    let put = |row: &mut [f64], slot: Option<usize>| {
-        if let Some(s) = slot {
-            row[offset + s] = 1.0;
+    // The slot of each row's value: Ok(slot), Err(true) if missing, Err(false) if unseen.
+    let mut put = |k: usize, slot: Result<usize, bool>| {
+        let s = match slot {
+            Ok(s) => Some(s),
+            Err(true) => {
+                n_missing += 1;
+                missing_slot
+            }
+            Err(false) => {
+                n_unseen += 1;
+                other_slot
+            }
+        };
+        if let Some(s) = s {
+            out.set(k, s, 1.0);
         }
     };
     match &col.values {
@@ -404,29 +551,30 @@ fn encode_categorical(
                 .iter()
                 .map(|s| index.get(s.as_str()).copied())
                 .collect();
-            for (row, &c) in x.chunks_mut(w).zip(&t.codes) {
-                if c == MISSING {
-                    n_missing += 1;
-                    put(row, missing_slot);
-                } else if let Some(s) = slots[c as usize] {
-                    put(row, Some(s));
-                } else {
-                    n_unseen += 1;
-                    put(row, other_slot);
-                }
+            for (k, &r) in rows.iter().enumerate() {
+                let c = t.codes[r];
+                put(
+                    k,
+                    if c == MISSING {
+                        Err(true)
+                    } else {
+                        slots[c as usize].ok_or(false)
+                    },
+                );
             }
         }
         ColumnValues::Numbers(v) => {
-            for (row, &value) in x.chunks_mut(w).zip(v) {
-                if value.is_nan() {
-                    n_missing += 1;
-                    put(row, missing_slot);
-                } else if let Some(&s) = index.get(number_label(value).as_str()) {
-                    put(row, Some(s));
+            for (k, &r) in rows.iter().enumerate() {
+                let value = v[r];
+                let slot = if value.is_nan() {
+                    Err(true)
                 } else {
-                    n_unseen += 1;
-                    put(row, other_slot);
-                }
+                    index
+                        .get(number_label(value).as_str())
+                        .copied()
+                        .ok_or(false)
+                };
+                put(k, slot);
             }
         }
     }

@@ -216,13 +216,15 @@ impl ModelSpec {
         let spec: ModelSpec = match format.as_str() {
             MODEL_FORMAT => serde_json::from_value(value).map_err(bad)?,
             "downhill-model/1" => serde_json::from_value::<SpecV1>(value).map_err(bad)?.into(),
-            other => return Err(perr(
-                0,
-                0,
-                format!(
+            other => {
+                return Err(perr(
+                    0,
+                    0,
+                    format!(
                     "unsupported format {other:?} (expected {MODEL_FORMAT} or downhill-model/1)"
                 ),
-            )),
+                ))
+            }
         };
         let a = &spec.architecture;
         if activation(&a.activation).is_none()
