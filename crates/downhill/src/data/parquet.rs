@@ -169,9 +169,11 @@ fn append(
                 })?;
             }
         }
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "type {other} is not supported (numbers, booleans and strings are); convert or drop it"
-        )),
+        ))
+        }
     }
     Ok(())
 }
