@@ -15,6 +15,13 @@ use crate::train::TrainArgs;
 pub struct ConfigFile {
     data: Option<String>,
     target: Option<Value>,
+    categorical: Option<Value>,
+    numeric: Option<Value>,
+    drop: Option<Value>,
+    #[serde(alias = "na_values")]
+    na_values: Option<Value>,
+    #[serde(alias = "max_categories")]
+    max_categories: Option<usize>,
     task: Option<String>,
     hidden: Option<Value>,
     activation: Option<String>,
@@ -114,6 +121,11 @@ pub fn apply(path: &Path, mut a: TrainArgs) -> Result<TrainArgs> {
     })?;
     a.data = a.data.or(f.data);
     a.target = a.target.or(f.target.as_ref().map(text));
+    a.categorical = a.categorical.or(f.categorical.as_ref().map(text));
+    a.numeric = a.numeric.or(f.numeric.as_ref().map(text));
+    a.drop = a.drop.or(f.drop.as_ref().map(text));
+    a.na_values = a.na_values.or(f.na_values.as_ref().map(text));
+    a.max_categories = a.max_categories.or(f.max_categories);
     a.task = a.task.or(f.task);
     a.hidden = a.hidden.or(f.hidden.as_ref().map(text));
     a.activation = a.activation.or(f.activation);

@@ -31,4 +31,3 @@ pub fn install() -> Arc<AtomicBool> {
     })
     .clone()
 }
-

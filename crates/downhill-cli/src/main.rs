@@ -5,12 +5,14 @@ use clap::{Parser, Subcommand};
 mod config;
 mod datasets;
 mod error;
+mod inspect;
 mod interrupt;
 mod loss_args;
 mod minimize;
 mod opt_args;
 mod plot;
 mod predict;
+mod prepare;
 mod report;
 mod resume;
 mod rundir;
@@ -33,12 +35,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train an MLP on a CSV/NPY file or a built-in dataset (iris, digits, diabetes).
+    /// Train an MLP on a CSV/NPY/Parquet file or a built-in dataset (iris, digits, diabetes, penguins).
     Train(Box<train::TrainArgs>),
     /// Predict with a trained model: class labels and probabilities, or values.
     Predict(predict::PredictArgs),
     /// Evaluate a trained model on labelled data (the metrics of metrics.json).
     Evaluate(predict::EvaluateArgs),
+    /// Show each column's inferred kind, missing and distinct counts, and what train will do with it.
+    Inspect(inspect::InspectArgs),
     /// Minimize a differentiable expression of named variables.
     Minimize(minimize::MinimizeArgs),
     /// List the runs in run directories as one table (sort, JSON, a plot of their validation curves).
@@ -93,6 +97,7 @@ where
         Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run_predict(args).map(|()| 0),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
+        Command::Inspect(args) => inspect::run(args).map(|()| 0),
         Command::Minimize(args) => minimize::run(args).map(|()| 0),
         Command::Runs(args) => runs::run(args).map(|()| 0),
     };

@@ -2,26 +2,15 @@
 
 use std::path::Path;
 
-use downhill::data::{Scaler, Task};
+use downhill::data::Task;
 use downhill::nn::Module;
-use downhill::train::{evaluate, predict, regression_metrics, Report};
+use downhill::train::Report;
 use serde_json::{json, Map, Value};
 
 use crate::error::Result;
+use crate::prepare::{flag_error, Prepared};
 use crate::rundir::RunDir;
 use crate::spec::ModelSpec;
-use crate::train::Prepared;
-
-/// Undoes a target standardization.
-pub fn unscale(scaler: &Scaler, values: &mut [f64], width: usize) {
-    if let Scaler::Standard { mean, std } = scaler {
-        for row in values.chunks_mut(width.max(1)) {
-            for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
-                *v = *v * s + m;
-            }
-        }
-    }
-}
 
 /// Loss and metrics on one dataset: accuracy, F1, precision and recall
 /// (classification) or RMSE, MAE and R² in the target's own units
@@ -33,16 +22,7 @@ pub fn metrics_on(
     spec: &ModelSpec,
     data: &downhill::data::TensorDataset,
 ) -> Result<Map<String, Value>> {
-    let loss = crate::train::build_loss(spec)?;
-    let mut m = evaluate(model, loss.as_ref(), data);
-    if spec.task == Task::Regression {
-        let (mut pred, width) = predict(model, data);
-        let (truth, w) = data.values().expect("regression data has values");
-        let mut truth = truth.to_vec();
-        unscale(&spec.target_scaler, &mut pred, width);
-        unscale(&spec.target_scaler, &mut truth, w);
-        m.extend(regression_metrics(&pred, &truth, w));
-    }
+    let m = downhill::data::metrics_on(model, spec, data).map_err(flag_error)?;
     Ok(m.into_iter().map(|(k, v)| (k, json!(v))).collect())
 }
 
@@ -114,7 +94,7 @@ pub fn plot_curves(run: &RunDir, spec: &ModelSpec, report: &Report) -> Result<()
             .filter_map(|r| f(r).map(|v| (r.epoch as f64, v)))
             .collect(),
     };
-    let scaled = if crate::train::loss_is_scaled(spec) {
+    let scaled = if crate::prepare::loss_is_scaled(spec) {
         " (standardized targets)"
     } else {
         ""

@@ -224,7 +224,28 @@ pub fn check_flags(args: &TrainArgs, mut stored: Settings) -> Result<Settings> {
         || o.momentum.is_some()
         || o.weight_decay.is_some()
         || !o.opt.is_empty();
-    let fixed: [(&str, bool, bool); 20] = [
+    let fixed: [(&str, bool, bool); 25] = [
+        (
+            "--categorical",
+            args.categorical.is_some(),
+            given.categorical == stored.categorical,
+        ),
+        (
+            "--numeric",
+            args.numeric.is_some(),
+            given.numeric == stored.numeric,
+        ),
+        ("--drop", args.drop.is_some(), given.drop == stored.drop),
+        (
+            "--na-values",
+            args.na_values.is_some(),
+            given.na_values == stored.na_values,
+        ),
+        (
+            "--max-categories",
+            args.max_categories.is_some(),
+            given.max_categories == stored.max_categories,
+        ),
         (
             "--target",
             args.target.is_some(),

@@ -13,12 +13,27 @@ use crate::spec::{activation, ACTIVATIONS};
 /// Flags of `downhill train` (every one can also come from `--config`).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct TrainArgs {
-    /// A CSV, NPY or NPZ file, or a built-in dataset: iris, digits, diabetes [default: digits]
+    /// A CSV, NPY, NPZ or Parquet file, or a built-in dataset: iris, digits, diabetes, penguins [default: digits]
     #[arg(long)]
     pub data: Option<String>,
-    /// Target column name(s), comma-separated [default: the last column]
+    /// Target column name(s), comma-separated [default: the last column; penguins: species]
     #[arg(long)]
     pub target: Option<String>,
+    /// Columns to one-hot encode whatever they hold, comma-separated
+    #[arg(long, value_name = "COL,...")]
+    pub categorical: Option<String>,
+    /// Columns to read as numbers (a cell that is not one is an error), comma-separated
+    #[arg(long, value_name = "COL,...")]
+    pub numeric: Option<String>,
+    /// Columns to leave out, comma-separated
+    #[arg(long, value_name = "COL,...")]
+    pub drop: Option<String>,
+    /// Cell texts read as missing, comma-separated ("" = only empty cells) [default: "",NA,N/A,NaN,nan,null,NULL,None,?]
+    #[arg(long = "na-values", value_name = "TOKENS")]
+    pub na_values: Option<String>,
+    /// Most one-hot columns per text column; the rarest categories beyond share an "other" column [default: 32]
+    #[arg(long = "max-categories", value_name = "N")]
+    pub max_categories: Option<usize>,
     /// classification or regression [default: inferred from the target]
     #[arg(long)]
     pub task: Option<String>,
@@ -121,6 +136,16 @@ pub struct Settings {
     #[serde(default)]
     pub(crate) data_hash: Option<String>,
     pub(crate) target: Vec<String>,
+    #[serde(default)]
+    pub(crate) categorical: Vec<String>,
+    #[serde(default)]
+    pub(crate) numeric: Vec<String>,
+    #[serde(default)]
+    pub(crate) drop: Vec<String>,
+    #[serde(default)]
+    pub(crate) na_values: Option<Vec<String>>,
+    #[serde(default = "default_max_categories")]
+    pub(crate) max_categories: usize,
     pub(crate) task: Option<Task>,
     pub(crate) hidden: Vec<usize>,
     pub(crate) activation: String,
@@ -145,6 +170,22 @@ pub struct Settings {
     pub(crate) checkpoint_every: usize,
     pub(crate) keep_checkpoints: usize,
     pub(crate) on_divergence: String,
+}
+
+fn default_max_categories() -> usize {
+    downhill::data::DEFAULT_MAX_CATEGORIES
+}
+
+/// A comma-separated list of column names (empty names left out).
+fn names(v: &Option<String>) -> Vec<String> {
+    v.as_deref()
+        .map(|t| {
+            t.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64> {
@@ -269,16 +310,19 @@ impl Settings {
         Ok(Settings {
             data: a.data.clone().unwrap_or_else(|| "digits".into()),
             data_hash: None,
-            target: a
-                .target
+            target: names(&a.target),
+            categorical: names(&a.categorical),
+            numeric: names(&a.numeric),
+            drop: names(&a.drop),
+            na_values: a
+                .na_values
                 .as_deref()
-                .map(|t| {
-                    t.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+                .map(|t| t.split(',').map(|s| s.trim().to_string()).collect()),
+            max_categories: at_least_one(
+                "--max-categories",
+                a.max_categories,
+                default_max_categories(),
+            )?,
             task,
             hidden,
             activation: act,

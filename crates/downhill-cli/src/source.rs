@@ -1,19 +1,19 @@
-//! `--data`: an embedded dataset's name, or a CSV, NPY or NPZ file.
+//! `--data`: an embedded dataset's name, or a CSV, NPY, NPZ or Parquet file.
 
 use std::path::Path;
 
-use downhill::data::{parse_csv, read_csv, read_npy_table, CsvOptions, Table};
+use downhill::data::{parse_csv_frame, read_frame, Frame, FrameOptions};
 
 use crate::datasets;
 use crate::error::{CliError, Result};
 
-/// Reads `data` (a name from [`datasets::NAMES`] or a path) into a table.
+/// Reads `data` (a name from [`datasets::NAMES`] or a path) into a frame.
 ///
 /// **Errors** naming the file, line and column for bad contents; naming
 /// `--data` when the file does not exist.
-pub fn load_table(data: &str, opts: &CsvOptions) -> Result<Table> {
+pub fn load_frame(data: &str, opts: &FrameOptions) -> Result<Frame> {
     if let Some((name, bytes)) = datasets::embedded(data) {
-        return Ok(parse_csv(bytes, Path::new(name), opts)?);
+        return Ok(parse_csv_frame(bytes, Path::new(name), opts)?);
     }
     let path = Path::new(data);
     if !path.exists() {
@@ -31,13 +31,16 @@ pub fn load_table(data: &str, opts: &CsvOptions) -> Result<Table> {
             format!("{data}: is a directory, not a data file"),
         ));
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    Ok(match ext.as_str() {
-        "npy" | "npz" => read_npy_table(path, opts)?,
-        _ => read_csv(path, opts)?,
-    })
+    Ok(read_frame(path, opts)?)
+}
+
+/// The target columns for `data`: the ones given, else an embedded
+/// dataset's default (penguins: `species`), else none (the last column).
+pub fn targets(data: &str, given: &[String]) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    datasets::default_target(data)
+        .map(|t| vec![t.to_string()])
+        .unwrap_or_default()
 }

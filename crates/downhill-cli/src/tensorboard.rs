@@ -13,9 +13,9 @@ use downhill::train::{Metrics, TensorBoard, Trainer};
 use serde_json::Value;
 
 use crate::error::{CliError, Result};
+use crate::prepare::Prepared;
 use crate::rundir::RunDir;
 use crate::settings::{Settings, TrainArgs};
-use crate::train::Prepared;
 
 /// The hyperparameter columns of a `downhill train` run.
 pub fn train_hparams(s: &Settings, p: &Prepared) -> HParams {

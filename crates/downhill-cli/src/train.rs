@@ -4,11 +4,7 @@
 
 use std::path::Path;
 
-use downhill::data::{
-    split, BatchSize, CsvOptions, Dataset, Scaler, ScalerKind, Split, Table, TargetColumn, Task,
-    TensorDataset,
-};
-use downhill::loss::Loss;
+use downhill::data::{BatchSize, Dataset, Split};
 use downhill::nn::Module;
 use downhill::schedule::ReduceLROnPlateau;
 use downhill::train::memory::{available_memory, format_bytes, MemoryEstimate, RunPlan};
@@ -16,184 +12,16 @@ use downhill::train::{
     Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule, StopReason,
     TrainConfig, Trainer,
 };
-use downhill::DType;
 use serde_json::{json, Value};
 
 use crate::error::{CliError, Result};
 use crate::interrupt;
 use crate::opt_args::build_error;
+use crate::prepare::{build_loss, loss_is_scaled, prepare, Prepared};
 use crate::report;
 use crate::resume::{self, ResumeFrom};
 use crate::rundir::{default_out, RunDir};
 pub use crate::settings::{Settings, TrainArgs};
-use crate::source::load_table;
-use crate::spec::{Architecture, ModelSpec};
-
-/// The data of a run, split and scaled, and the model's description.
-pub struct Prepared {
-    pub split: Split,
-    pub spec: ModelSpec,
-    pub train: TensorDataset,
-    pub val: TensorDataset,
-    pub test: TensorDataset,
-}
-
-/// Standardization of regression targets (fitted on the training rows).
-fn target_scaler(table: &Table, rows: &[usize]) -> Scaler {
-    match &table.target {
-        Some(TargetColumn::Values { values, width }) => {
-            Scaler::fit(ScalerKind::Standard, values, *width, rows)
-        }
-        _ => Scaler::None,
-    }
-}
-
-/// The table with its features and (regression) targets scaled as `spec` says.
-pub fn scale_table(table: &Table, spec: &ModelSpec) -> Table {
-    let mut t = table.clone();
-    let d = t.num_features();
-    spec.scaler.transform(&mut t.features, d);
-    if let Some(TargetColumn::Values { values, width }) = &mut t.target {
-        spec.target_scaler.transform(values, *width);
-    }
-    t
-}
-
-/// The rows `rows` of a table scaled as `spec` says, as an `f32` dataset
-/// that reports metrics in the target's own units.
-pub fn dataset(scaled: &Table, spec: &ModelSpec, rows: &[usize]) -> TensorDataset {
-    TensorDataset::from_table(scaled, &scaled.features, rows, DType::F32, None)
-        .with_target_scaler(spec.target_scaler.clone())
-}
-
-/// Whether the loss is computed on standardized targets (regression).
-pub fn loss_is_scaled(spec: &ModelSpec) -> bool {
-    !matches!(spec.target_scaler, Scaler::None)
-}
-
-fn default_loss(task: Task) -> &'static str {
-    match task {
-        Task::Classification => "CrossEntropyLoss",
-        Task::Regression => "MSELoss",
-    }
-}
-
-fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prepared> {
-    let opts = CsvOptions {
-        targets: s.target.clone(),
-        task: s.task,
-        ..CsvOptions::default()
-    };
-    let table = load_table(&s.data, &opts)?;
-    let task = table.task.unwrap_or(Task::Regression);
-    let classes = match &table.target {
-        Some(TargetColumn::Classes { indices, .. }) => Some(indices.as_slice()),
-        _ => None,
-    };
-    let split = match saved_split {
-        Some(sp) => sp,
-        None => split(table.rows, classes, s.val_split, s.test_split, s.seed)?,
-    };
-    let starved = |rows: &[usize], fraction: f64| rows.is_empty() && fraction > 0.0;
-    if split.train.is_empty()
-        || starved(&split.test, s.test_split)
-        || starved(&split.val, s.val_split)
-    {
-        return Err(CliError::flag(
-            "--data",
-            format!(
-                "{}: {} rows are too few to split into train/validation/test",
-                s.data, table.rows
-            ),
-        ));
-    }
-    let d = table.num_features();
-    let outputs = match &table.target {
-        Some(TargetColumn::Classes { labels, .. }) => labels.len(),
-        Some(TargetColumn::Values { width, .. }) => *width,
-        None => unreachable!("training data always has a target"),
-    };
-    let loss = s.loss.clone().unwrap_or_else(|| default_loss(task).into());
-    let spec = ModelSpec {
-        format: "downhill-model/1".into(),
-        task,
-        architecture: Architecture {
-            kind: "mlp".into(),
-            inputs: d,
-            hidden: s.hidden.clone(),
-            outputs,
-            activation: s.activation.clone(),
-            dropout: s.dropout,
-        },
-        feature_names: table.feature_names.clone(),
-        target_names: table.target_names.clone(),
-        class_labels: table.class_labels().map(<[String]>::to_vec),
-        scaler: Scaler::fit(s.scaler, &table.features, d, &split.train),
-        target_scaler: target_scaler(&table, &split.train),
-        loss,
-        loss_options: Value::Object(s.loss_options.clone()),
-    };
-    if !quiet {
-        let what = match &spec.class_labels {
-            Some(l) => format!("{} classes", l.len()),
-            None => format!("{outputs} target(s)"),
-        };
-        println!(
-            "data: {} — {} rows, {d} features, target {} ({what}), {task}{}",
-            s.data,
-            table.rows,
-            table.target_names.join(","),
-            if table.task_inferred {
-                " (inferred; set --task to override)"
-            } else {
-                ""
-            }
-        );
-        println!(
-            "split: {} train / {} validation / {} test{} (seed {})",
-            split.train.len(),
-            split.val.len(),
-            split.test.len(),
-            if classes.is_some() {
-                ", stratified"
-            } else {
-                ""
-            },
-            s.seed
-        );
-    }
-    let scaled = scale_table(&table, &spec);
-    let train = dataset(&scaled, &spec, &split.train);
-    let val = dataset(&scaled, &spec, &split.val);
-    let test = dataset(&scaled, &spec, &split.test);
-    Ok(Prepared {
-        split,
-        spec,
-        train,
-        val,
-        test,
-    })
-}
-
-/// The loss a model description names.
-///
-/// **Errors** naming `--loss` if it does not fit the task or its options are invalid.
-pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
-    let classification_losses = ["CrossEntropyLoss", "MultiMarginLoss", "NLLLoss"];
-    let is_class = classification_losses.contains(&spec.loss.as_str());
-    if is_class != (spec.task == Task::Classification) {
-        return Err(CliError::flag(
-            "--loss",
-            format!(
-                "{} does not fit a {} target; use {}",
-                spec.loss,
-                spec.task,
-                default_loss(spec.task)
-            ),
-        ));
-    }
-    crate::loss_args::build(&spec.loss, &spec.loss_options)
-}
 
 fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
     let model = p.spec.architecture.build(s.seed);
@@ -438,7 +266,7 @@ fn check_memory(s: &Settings, p: &Prepared) -> Result<MemoryEstimate> {
         BatchSize::Full => p.train.len(),
         BatchSize::Size(n) => n.min(p.train.len().max(1)),
     };
-    let mut plan = RunPlan::mlp(&sizes, DType::F32, batch, &s.optimizer);
+    let mut plan = RunPlan::mlp(&sizes, downhill::DType::F32, batch, &s.optimizer);
     plan.rollback = s.on_divergence != "stop";
     plan.restore_best = s.early_stopping.is_some();
     let estimate = plan.estimate();
@@ -496,8 +324,7 @@ fn write_outputs(
     metrics: &Value,
 ) -> Result<()> {
     downhill::nn::save_safetensors(t.model(), run.file("model.safetensors"))?;
-    let spec = serde_json::to_string_pretty(&p.spec).expect("spec serializes");
-    downhill::nn::write_atomic(&run.file("model.json"), spec.as_bytes())?;
+    downhill::nn::write_atomic(&run.file("model.json"), p.spec.to_json().as_bytes())?;
     let m = serde_json::to_string_pretty(metrics).expect("metrics serialize");
     downhill::nn::write_atomic(&run.file("metrics.json"), m.as_bytes())?;
     downhill::train::write_history_csv(

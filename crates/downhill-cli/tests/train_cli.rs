@@ -89,8 +89,11 @@ fn default_train_reaches_97_percent_and_writes_the_run_directory() {
     let spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(r.join("model.json")).unwrap()).unwrap();
     assert_eq!(spec["class_labels"].as_array().unwrap().len(), 10);
-    assert_eq!(spec["feature_names"][63], "p63");
-    assert_eq!(spec["scaler"]["kind"], "standard");
+    // Digits' constant pixels (p0, p32, p39: 0 in every image) are dropped.
+    let names = spec["feature_names"].as_array().unwrap();
+    assert_eq!(names.len(), 61);
+    assert_eq!(names[60], "p63");
+    assert_eq!(spec["schema"]["scaler"]["kind"], "standard");
 
     // predict: a label and ten probabilities per row.
     let preds = ok(
@@ -449,14 +452,19 @@ fn a_build_without_mpi_refuses_to_run_under_mpirun() {
         assert_eq!(o.status.code(), Some(2));
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(e.lines().count(), 1, "{e}");
-        assert!(e.contains("one of 2 processes") && e.contains("without mpirun"), "{e}");
+        assert!(
+            e.contains("one of 2 processes") && e.contains("without mpirun"),
+            "{e}"
+        );
         assert!(!dir.join("r").exists());
     }
     // One process under mpirun is one process.
     let o = Command::new(bin())
         .current_dir(&dir)
         .env("OMPI_COMM_WORLD_SIZE", "1")
-        .args(["train", "--data", "iris", "--epochs", "1", "--out", "r", "--quiet"])
+        .args([
+            "train", "--data", "iris", "--epochs", "1", "--out", "r", "--quiet",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -471,8 +479,20 @@ fn lbfgs_trains_from_the_command_line() {
         ok(
             &dir,
             &[
-                "train", "--data", "iris", "--optimizer", "LBFGS", "--lr", "1", "--batch-size",
-                batch, "--epochs", "10", "--out", &out, "--quiet",
+                "train",
+                "--data",
+                "iris",
+                "--optimizer",
+                "LBFGS",
+                "--lr",
+                "1",
+                "--batch-size",
+                batch,
+                "--epochs",
+                "10",
+                "--out",
+                &out,
+                "--quiet",
             ],
         );
         let m = metrics(&dir.join(&out));

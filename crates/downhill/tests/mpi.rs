@@ -32,8 +32,16 @@ fn ranks_check(c: &MpiCommunicator) {
                 want64 += value(r, i);
                 want32 += value(r, i) as f32;
             }
-            assert_eq!(f64s[i].to_bits(), want64.to_bits(), "f64 sum at {i} of {len}");
-            assert_eq!(f32s[i].to_bits(), want32.to_bits(), "f32 sum at {i} of {len}");
+            assert_eq!(
+                f64s[i].to_bits(),
+                want64.to_bits(),
+                "f64 sum at {i} of {len}"
+            );
+            assert_eq!(
+                f32s[i].to_bits(),
+                want32.to_bits(),
+                "f32 sum at {i} of {len}"
+            );
         }
     }
     for root in [0, size - 1] {
@@ -41,9 +49,19 @@ fn ranks_check(c: &MpiCommunicator) {
         let mut b64: Vec<f64> = (0..5).map(|i| (rank * 10 + i) as f64).collect();
         c.broadcast_f32(&mut b32, root);
         c.broadcast_f64(&mut b64, root);
-        assert_eq!(b32, (0..5).map(|i| (root * 10 + i) as f32).collect::<Vec<_>>());
-        assert_eq!(b64, (0..5).map(|i| (root * 10 + i) as f64).collect::<Vec<_>>());
-        let mut bytes = if rank == root { b"from the root".to_vec() } else { vec![1; 40] };
+        assert_eq!(
+            b32,
+            (0..5).map(|i| (root * 10 + i) as f32).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            b64,
+            (0..5).map(|i| (root * 10 + i) as f64).collect::<Vec<_>>()
+        );
+        let mut bytes = if rank == root {
+            b"from the root".to_vec()
+        } else {
+            vec![1; 40]
+        };
         c.broadcast_bytes(&mut bytes, root);
         assert_eq!(bytes, b"from the root");
     }
@@ -58,7 +76,10 @@ fn ranks_check(c: &MpiCommunicator) {
 fn collectives_match_one_process_bit_for_bit() {
     if std::env::var_os("DOWNHILL_MPI_CHILD").is_some() {
         let c = MpiCommunicator::init().expect("MPI initializes");
-        let size: usize = std::env::var("OMPI_COMM_WORLD_SIZE").unwrap().parse().unwrap();
+        let size: usize = std::env::var("OMPI_COMM_WORLD_SIZE")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(c.size(), size);
         ranks_check(&c);
         return;
@@ -68,7 +89,12 @@ fn collectives_match_one_process_bit_for_bit() {
         let out = Command::new("mpirun")
             .args(["--oversubscribe", "-np", n, "-x", "DOWNHILL_MPI_CHILD=1"])
             .arg(&exe)
-            .args(["--exact", "collectives_match_one_process_bit_for_bit", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "collectives_match_one_process_bit_for_bit",
+                "--test-threads",
+                "1",
+            ])
             .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
             .output()
@@ -79,7 +105,9 @@ fn collectives_match_one_process_bit_for_bit() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let ok = String::from_utf8_lossy(&out.stdout).matches("1 passed").count();
+        let ok = String::from_utf8_lossy(&out.stdout)
+            .matches("1 passed")
+            .count();
         assert_eq!(ok.to_string(), n, "every rank passed");
     }
 }

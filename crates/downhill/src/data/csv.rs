@@ -394,17 +394,17 @@ fn cell_text<'a>(
 /// one short after a CRLF line end (the record's position is taken before the
 /// `\n`), so lines are counted here from the records' byte offsets: linear
 /// in the input overall.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
+pub(crate) struct LineCounter<'a> {
+    pub(crate) bytes: &'a [u8],
     /// A byte offset at or before the next record's start…
-    byte: usize,
+    pub(crate) byte: usize,
     /// … and its line.
-    line: usize,
+    pub(crate) line: usize,
 }
 
 impl LineCounter<'_> {
     /// The line where `record` starts (after any line ends before it).
-    fn line_of(&mut self, record: &ByteRecord) -> usize {
+    pub(crate) fn line_of(&mut self, record: &ByteRecord) -> usize {
         let Some(pos) = record.position() else {
             return 0;
         };
@@ -419,14 +419,14 @@ impl LineCounter<'_> {
     }
 }
 
-fn to_usize(v: u64) -> usize {
+pub(crate) fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 /// The line and column (field number) of a quoted field that is never
 /// closed, if any: the csv crate would silently take the rest of the file
 /// as that one field.
-fn unclosed_quote(bytes: &[u8], delimiter: u8) -> Option<(usize, usize)> {
+pub(crate) fn unclosed_quote(bytes: &[u8], delimiter: u8) -> Option<(usize, usize)> {
     let (mut line, mut field, mut at_field_start) = (1usize, 1usize, true);
     let mut open: Option<(usize, usize)> = None;
     let mut i = 0;

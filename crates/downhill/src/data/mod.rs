@@ -1,19 +1,45 @@
-//! Data: tables read from CSV or NPY/NPZ, datasets, the batch loader,
-//! seeded (stratified) splits and feature scaling.
+//! Data: tables read from CSV, NPY/NPZ or Parquet, the [`Schema`] that
+//! encodes them (column kinds, missing values, one-hot categories,
+//! scaling), datasets, the batch loader, seeded (stratified) splits, and the
+//! description of a trained model.
 //!
-//! A [`Table`] is what a file holds (features as `f64`, the target as class
-//! indices or values); a [`TensorDataset`] is what the training loop reads
-//! batches from.
+//! A [`Frame`] is a table as it comes (numbers and text, missing cells); a
+//! [`Schema`] fitted on the training rows turns it into numeric features; a
+//! [`Table`] is numeric features and a target; a [`TensorDataset`] is what
+//! the training loop reads batches from. [`prepare`] runs the whole chain,
+//! [`TrainedModel`] loads a run directory and predicts on new tables.
 
+mod columns;
 pub mod csv;
+mod frame;
+mod frame_csv;
 pub mod npy;
 mod npy_format;
+mod parquet;
+mod pipeline;
+mod schema;
+mod spec;
 mod table;
 mod target;
+mod trained;
 
+pub use columns::{
+    infer_columns, numeric_cells, ColumnReport, Kind, SchemaOptions, DEFAULT_MAX_CATEGORIES,
+};
 pub use csv::{parse_csv, read_csv, CsvOptions};
+pub use frame::{
+    read_frame, Column, ColumnValues, Frame, FrameOptions, TextColumn, DEFAULT_NA_VALUES, MISSING,
+};
+pub use frame_csv::parse_csv_frame;
 pub use npy::{parse_npy, read_npy, read_npy_table, read_npz, write_npy, NpyArray};
+pub(crate) use parquet::parquet_frame;
+pub use pipeline::{
+    encode_table, frame_target, prepare, rows_with_target, PrepareOptions, Prepared,
+};
+pub use schema::{DroppedColumn, FeatureColumn, Schema, TransformNotes};
+pub use spec::{activation, default_loss, Architecture, ModelSpec, ACTIVATIONS, MODEL_FORMAT};
 pub use table::{Table, TargetColumn, Task};
+pub use trained::{metrics_on, Output, Predictions, TrainedModel};
 mod dataset;
 mod loader;
 mod loss_target;

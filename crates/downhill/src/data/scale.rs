@@ -148,36 +148,42 @@ impl Scaler {
             }
         }
     }
+}
 
-    /// Undoes [`Scaler::transform`] in place: back to the original units
-    /// (a min-max feature that was constant maps back to its minimum).
+impl Scaler {
+    /// Undoes [`Scaler::transform`] in place (`cols` wide, row-major): for
+    /// predictions in the target's own units.
     ///
     /// ```
     /// use downhill::data::{Scaler, ScalerKind};
-    /// let x = vec![1.0, 10.0, 3.0, 30.0];
-    /// let s = Scaler::fit(ScalerKind::Standard, &x, 2, &[0, 1]);
-    /// let mut y = x.clone();
-    /// s.transform(&mut y, 2);
-    /// s.inverse_transform(&mut y, 2);
-    /// assert!(y.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// let y = vec![10.0, 20.0, 30.0];
+    /// let s = Scaler::fit(ScalerKind::Standard, &y, 1, &[0, 1, 2]);
+    /// let mut z = y.clone();
+    /// s.transform(&mut z, 1);
+    /// s.inverse_transform(&mut z, 1);
+    /// assert!(z.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-12));
     /// ```
     ///
     /// **Panics** if `cols` differs from the fitted width.
     pub fn inverse_transform(&self, values: &mut [f64], cols: usize) {
-        let (offset, scale): (&[f64], Vec<f64>) = match self {
-            Scaler::None => return,
-            Scaler::Standard { mean, std } => (mean, std.clone()),
-            Scaler::MinMax { min, max } => (min, max.iter().zip(min).map(|(h, l)| h - l).collect()),
-        };
-        assert_eq!(
-            offset.len(),
-            cols,
-            "Scaler: fitted on {} features, got {cols}",
-            offset.len()
-        );
-        for row in values.chunks_mut(cols) {
-            for ((x, o), s) in row.iter_mut().zip(offset).zip(&scale) {
-                *x = *x * s + o;
+        let check = |n: usize| assert_eq!(n, cols, "Scaler: fitted on {n} features, got {cols}");
+        match self {
+            Scaler::None => {}
+            Scaler::Standard { mean, std } => {
+                check(mean.len());
+                for row in values.chunks_mut(cols.max(1)) {
+                    for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+                        *v = *v * s + m;
+                    }
+                }
+            }
+            Scaler::MinMax { min, max } => {
+                check(min.len());
+                for row in values.chunks_mut(cols.max(1)) {
+                    for ((v, lo), hi) in row.iter_mut().zip(min).zip(max) {
+                        *v = *v * (hi - lo) + lo;
+                    }
+                }
             }
         }
     }

@@ -92,7 +92,11 @@ pub fn launched_size() -> Option<usize> {
 /// Sums `parts` (each of length `len`, in rank order) element by element:
 /// the fixed-order reduction of every communicator.
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) fn sum_in_rank_order<T: Copy + std::ops::AddAssign>(parts: &[T], len: usize, out: &mut [T]) {
+pub(crate) fn sum_in_rank_order<T: Copy + std::ops::AddAssign>(
+    parts: &[T],
+    len: usize,
+    out: &mut [T],
+) {
     debug_assert_eq!(out.len(), len);
     out.copy_from_slice(&parts[..len]);
     for part in parts[len..].chunks_exact(len) {

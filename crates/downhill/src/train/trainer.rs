@@ -144,6 +144,12 @@ impl Trainer {
         &self.extra
     }
 
+    /// The model, handed back after training (with the best weights when
+    /// early stopping restored them).
+    pub fn into_model(self) -> Box<dyn Module> {
+        self.model
+    }
+
     /// The model.
     pub fn model(&self) -> &dyn Module {
         self.model.as_ref()

@@ -252,7 +252,8 @@ mod tests {
             7,
             Clip::default(),
             &mut LocalReducer,
-            &mut || unreachable!("SGD does not re-evaluate"), &mut |_: &Gradients| {},
+            &mut || unreachable!("SGD does not re-evaluate"),
+            &mut |_: &Gradients| {},
         )
         .unwrap();
         assert!(out.unwrap_err().starts_with("step 7: a gradient"));
@@ -294,7 +295,8 @@ mod tests {
             1,
             clip,
             &mut r,
-            &mut || unreachable!(), &mut |_: &Gradients| {},
+            &mut || unreachable!(),
+            &mut |_: &Gradients| {},
         )
         .unwrap()
         .unwrap();
@@ -323,7 +325,8 @@ mod tests {
             1,
             Clip::default(),
             &mut r,
-            &mut reeval, &mut |_: &Gradients| {},
+            &mut reeval,
+            &mut |_: &Gradients| {},
         )
         .unwrap()
         .unwrap();

@@ -1,0 +1,664 @@
+//! [`Schema`]: the preprocessing fitted on the training split — column
+//! kinds, imputation values, category lists, the feature scaler — saved
+//! with a model and applied to any table with the same columns.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::columns::{numeric_cells, ColumnReport, Kind};
+use super::frame::{Column, ColumnValues, Frame, MISSING};
+use super::target::{name_list, number_label, quote};
+use super::{Scaler, ScalerKind};
+use crate::{Element, Result};
+
+/// How one used feature column becomes model inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FeatureColumn {
+    /// One input (a missing cell gets `median`), plus a 0/1 `NAME=<missing>`
+    /// input when the training split had missing cells.
+    Numeric {
+        /// The column.
+        name: String,
+        /// Median of the training split's present values (0 if none).
+        median: f64,
+        /// Whether a "was missing" input follows.
+        missing_indicator: bool,
+    },
+    /// One-hot: an input `NAME=CATEGORY` per category, then `NAME=<other>`
+    /// (categories beyond the limit, and unseen ones) and `NAME=<missing>`
+    /// when present.
+    Categorical {
+        /// The column.
+        name: String,
+        /// Categories with their own input: by frequency in the training
+        /// split, then text.
+        categories: Vec<String>,
+        /// Whether an "other" input follows.
+        other: bool,
+        /// Whether a "missing" input follows.
+        missing: bool,
+    },
+}
+
+impl FeatureColumn {
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        match self {
+            FeatureColumn::Numeric { name, .. } | FeatureColumn::Categorical { name, .. } => name,
+        }
+    }
+
+    /// The names of the inputs it becomes, in order.
+    pub fn input_names(&self) -> Vec<String> {
+        match self {
+            FeatureColumn::Numeric {
+                name,
+                missing_indicator,
+                ..
+            } => {
+                let mut v = vec![name.clone()];
+                if *missing_indicator {
+                    v.push(format!("{name}=<missing>"));
+                }
+                v
+            }
+            FeatureColumn::Categorical {
+                name,
+                categories,
+                other,
+                missing,
+            } => {
+                let mut v: Vec<String> = categories.iter().map(|c| format!("{name}={c}")).collect();
+                if *other {
+                    v.push(format!("{name}=<other>"));
+                }
+                if *missing {
+                    v.push(format!("{name}=<missing>"));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// A column the schema leaves out, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DroppedColumn {
+    /// The column.
+    pub name: String,
+    /// Why it is not used.
+    pub why: String,
+}
+
+/// What [`Schema::transform`] did beyond plain encoding, for notices.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TransformNotes {
+    /// Columns of the file the schema does not use (neither features nor
+    /// dropped at training), ignored.
+    pub extra_columns: Vec<String>,
+    /// Per categorical column, cells with a category not seen in training
+    /// (encoded as "other", or all zeros).
+    pub unseen: Vec<(String, usize)>,
+    /// Per column, missing cells imputed (median or the missing category;
+    /// all zeros for a category never missing in training).
+    pub imputed: Vec<(String, usize)>,
+}
+
+/// The preprocessing of a model's inputs: fitted on the training split,
+/// serialized into `model.json`, applied to any table with the same columns
+/// (in any order; extra columns ignored).
+///
+/// ```
+/// use downhill::data::{infer_columns, parse_csv_frame, FrameOptions, Schema, SchemaOptions, ScalerKind};
+/// use std::path::Path;
+///
+/// let csv = b"size,island,y\n1,Biscoe,0\nNA,Dream,1\n3,Biscoe,0\n5,Dream,1\n";
+/// let f = parse_csv_frame(csv, Path::new("t.csv"), &FrameOptions::default())?;
+/// let kinds = infer_columns(&f, &["y".into()], &SchemaOptions::default())?;
+/// let s = Schema::fit(&f, &kinds, &[0, 1, 2, 3], &SchemaOptions::default(), ScalerKind::None)?;
+/// assert_eq!(s.feature_names(), ["size", "size=<missing>", "island=Biscoe", "island=Dream"]);
+/// let (x, _) = s.transform(&f)?;
+/// assert_eq!(&x[4..8], &[3.0, 1.0, 0.0, 1.0]); // the median of 1, 3, 5, imputed
+/// # Ok::<(), downhill::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The used columns, in input order.
+    pub columns: Vec<FeatureColumn>,
+    /// The columns left out at training.
+    pub dropped: Vec<DroppedColumn>,
+    /// Feature scaling of the encoded inputs, fitted on the training split.
+    pub scaler: Scaler,
+}
+
+impl Schema {
+    /// Fits the schema on the rows `train` of `frame`: medians, category
+    /// lists (frequency order, `opts.max_categories` limit), then `scaler`
+    /// on the encoded training rows. `kinds` comes from
+    /// [`infer_columns`](super::infer_columns) on this frame's columns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parse`](crate::Error::Parse) at a non-number of a numeric
+    /// column; [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
+    /// no feature column is left.
+    pub fn fit(
+        frame: &Frame,
+        kinds: &[ColumnReport],
+        train: &[usize],
+        opts: &super::SchemaOptions,
+        scaler: ScalerKind,
+    ) -> Result<Schema> {
+        let mut columns = Vec::new();
+        let mut dropped = Vec::new();
+        for k in kinds {
+            let col = frame
+                .column(&k.name)
+                .expect("infer_columns reports the frame's own columns");
+            match k.kind {
+                Kind::Dropped => dropped.push(DroppedColumn {
+                    name: k.name.clone(),
+                    why: k.why.clone(),
+                }),
+                Kind::Numeric => columns.push(fit_numeric(frame, col, train)?),
+                Kind::Categorical => {
+                    columns.push(fit_categorical(col, train, opts.max_categories.max(1)))
+                }
+            }
+        }
+        if columns.is_empty() {
+            return Err(crate::Error::InvalidArgument {
+                name: "features".into(),
+                message: format!(
+                    "{}: no feature column left (dropped: {})",
+                    frame.path.display(),
+                    name_list(
+                        &dropped
+                            .iter()
+                            .map(|d| format!("{} ({})", d.name, d.why))
+                            .collect::<Vec<_>>()
+                    )
+                ),
+            });
+        }
+        let mut s = Schema {
+            columns,
+            dropped,
+            scaler: Scaler::None,
+        };
+        s.scaler = s.fit_scaler(frame, train, scaler)?;
+        Ok(s)
+    }
+
+    /// The model's input names, in order (`NAME`, `NAME=<missing>`,
+    /// `NAME=CATEGORY`, `NAME=<other>`).
+    pub fn feature_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .flat_map(FeatureColumn::input_names)
+            .collect()
+    }
+
+    /// Number of model inputs.
+    pub fn width(&self) -> usize {
+        self.feature_names().len()
+    }
+
+    /// Every row of `frame` encoded and scaled: row-major, `rows × width()`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parse`](crate::Error::Parse) naming a used column that is
+    /// missing from the file, or a non-number in a numeric column.
+    pub fn transform(&self, frame: &Frame) -> Result<(Vec<f64>, TransformNotes)> {
+        self.encode(frame, None, &self.affine())
+    }
+
+    /// The rows `rows` of `frame` encoded and scaled, as `f32` or `f64`
+    /// (computed in `f64`, then rounded): row-major, `rows.len() × width()`.
+    /// No `f64` copy of the whole table is made.
+    ///
+    /// # Errors
+    ///
+    /// As [`Schema::transform`].
+    pub fn transform_rows<T: Element>(
+        &self,
+        frame: &Frame,
+        rows: &[usize],
+    ) -> Result<(Vec<T>, TransformNotes)> {
+        self.encode(frame, Some(rows), &self.affine())
+    }
+
+    /// Per input, `(shift, divisor)` with `scaled = (x − shift) / divisor`
+    /// exactly as [`Scaler::transform`] computes it (a constant min-max
+    /// input divides by ∞, giving 0).
+    fn affine(&self) -> Vec<(f64, f64)> {
+        let w = self.width();
+        match &self.scaler {
+            Scaler::None => vec![(0.0, 1.0); w],
+            Scaler::Standard { mean, std } => {
+                mean.iter().copied().zip(std.iter().copied()).collect()
+            }
+            Scaler::MinMax { min, max } => min
+                .iter()
+                .zip(max)
+                .map(|(&lo, &hi)| {
+                    (
+                        lo,
+                        if hi - lo > 0.0 {
+                            hi - lo
+                        } else {
+                            f64::INFINITY
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The feature scaler of kind `kind` over the encoded training rows,
+    /// encoded a chunk at a time; the same numbers as [`Scaler::fit`] on the
+    /// whole encoded matrix.
+    fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
+        const CHUNK: usize = 8192;
+        let w = self.width();
+        let identity = vec![(0.0, 1.0); w];
+        let chunk = |rows: &[usize]| -> Result<Vec<f64>> {
+            Ok(self.encode(frame, Some(rows), &identity)?.0)
+        };
+        let n = train.len().max(1) as f64;
+        Ok(match kind {
+            ScalerKind::None => Scaler::None,
+            ScalerKind::Standard => {
+                let mut mean = vec![0.0; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+                    }
+                }
+                mean.iter_mut().for_each(|m| *m /= n);
+                let mut var = vec![0.0; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        for ((v, m), x) in var.iter_mut().zip(&mean).zip(row) {
+                            *v += (x - m) * (x - m);
+                        }
+                    }
+                }
+                let std = var
+                    .iter()
+                    .map(|v| {
+                        let s = (v / n).sqrt();
+                        if s > 0.0 && s.is_finite() {
+                            s
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                Scaler::Standard { mean, std }
+            }
+            ScalerKind::MinMax => {
+                let mut min = vec![f64::INFINITY; w];
+                let mut max = vec![f64::NEG_INFINITY; w];
+                for rows in train.chunks(CHUNK) {
+                    for row in chunk(rows)?.chunks(w) {
+                        for (j, &x) in row.iter().enumerate() {
+                            min[j] = min[j].min(x);
+                            max[j] = max[j].max(x);
+                        }
+                    }
+                }
+                Scaler::MinMax { min, max }
+            }
+        })
+    }
+
+    /// Encodes the rows `rows` (`None` = all) of `frame`, each input mapped
+    /// by `affine`.
+    fn encode<T: Element>(
+        &self,
+        frame: &Frame,
+        rows: Option<&[usize]>,
+        affine: &[(f64, f64)],
+    ) -> Result<(Vec<T>, TransformNotes)> {
+        let mut notes = TransformNotes::default();
+        let used: Vec<&Column> = self
+            .columns
+            .iter()
+            .map(|c| {
+                frame.column(c.name()).ok_or_else(|| {
+                    frame.header_error(
+                        0,
+                        format!(
+                            "the model's feature column {} is missing from the file (columns: {})",
+                            quote(c.name()),
+                            name_list(&frame.names())
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        for c in &frame.columns {
+            let known = self.columns.iter().any(|f| f.name() == c.name)
+                || self.dropped.iter().any(|d| d.name == c.name);
+            if !known {
+                notes.extra_columns.push(c.name.clone());
+            }
+        }
+        let w = self.width();
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..frame.rows).collect();
+                &all
+            }
+        };
+        let scaled = |j: usize, v: f64| T::from_f64((v - affine[j].0) / affine[j].1);
+        let zero_row: Vec<T> = (0..w).map(|j| scaled(j, 0.0)).collect();
+        let mut x: Vec<T> = Vec::with_capacity(rows.len() * w);
+        for _ in rows {
+            x.extend_from_slice(&zero_row);
+        }
+        let mut offset = 0;
+        for (spec, col) in self.columns.iter().zip(used) {
+            let mut out = Cells {
+                x: &mut x,
+                w,
+                offset,
+                scaled: &scaled,
+            };
+            let (imputed, unseen) = match spec {
+                FeatureColumn::Numeric {
+                    median,
+                    missing_indicator,
+                    ..
+                } => (
+                    encode_numeric(frame, col, rows, *median, *missing_indicator, &mut out)?,
+                    0,
+                ),
+                FeatureColumn::Categorical {
+                    categories,
+                    other,
+                    missing,
+                    ..
+                } => encode_categorical(col, rows, categories, *other, *missing, &mut out),
+            };
+            if imputed > 0 {
+                notes.imputed.push((spec.name().to_string(), imputed));
+            }
+            if unseen > 0 {
+                notes.unseen.push((spec.name().to_string(), unseen));
+            }
+            offset += spec.input_names().len();
+        }
+        Ok((x, notes))
+    }
+}
+
+/// Where one column's inputs go: row `k`, input `offset + slot`.
+struct Cells<'a, T, F: Fn(usize, f64) -> T> {
+    x: &'a mut [T],
+    w: usize,
+    offset: usize,
+    scaled: &'a F,
+}
+
+impl<T, F: Fn(usize, f64) -> T> Cells<'_, T, F> {
+    fn set(&mut self, k: usize, slot: usize, v: f64) {
+        let j = self.offset + slot;
+        self.x[k * self.w + j] = (self.scaled)(j, v);
+    }
+}
+
+fn fit_numeric(frame: &Frame, col: &Column, train: &[usize]) -> Result<FeatureColumn> {
+    let v = numeric_cells(frame, col)?;
+    let mut present: Vec<f64> = train
+        .iter()
+        .map(|&r| v[r])
+        .filter(|x| !x.is_nan())
+        .collect();
+    let missing_indicator = present.len() < train.len();
+    Ok(FeatureColumn::Numeric {
+        name: col.name.clone(),
+        median: median(&mut present),
+        missing_indicator,
+    })
+}
+
+/// The median (mean of the two middle values for an even count; 0 if empty).
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn fit_categorical(col: &Column, train: &[usize], max_categories: usize) -> FeatureColumn {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut missing = false;
+    match &col.values {
+        ColumnValues::Text(t) => {
+            let mut by_code = vec![0usize; t.dictionary.len()];
+            for &r in train {
+                match t.codes[r] {
+                    MISSING => missing = true,
+                    c => by_code[c as usize] += 1,
+                }
+            }
+            for (s, n) in t.dictionary.iter().zip(by_code).filter(|(_, n)| *n > 0) {
+                counts.insert(s.clone(), n);
+            }
+        }
+        ColumnValues::Numbers(v) => {
+            for &r in train {
+                if v[r].is_nan() {
+                    missing = true;
+                } else {
+                    *counts.entry(number_label(v[r])).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    let mut cats: Vec<(String, usize)> = counts.into_iter().collect();
+    cats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let other = cats.len() > max_categories;
+    if other {
+        cats.truncate(max_categories - 1);
+    }
+    FeatureColumn::Categorical {
+        name: col.name.clone(),
+        categories: cats.into_iter().map(|(s, _)| s).collect(),
+        other,
+        missing,
+    }
+}
+
+/// Writes a numeric column for the rows `rows`; returns the imputed count.
+fn encode_numeric<T, F: Fn(usize, f64) -> T>(
+    frame: &Frame,
+    col: &Column,
+    rows: &[usize],
+    median: f64,
+    indicator: bool,
+    out: &mut Cells<'_, T, F>,
+) -> Result<usize> {
+    let v = numeric_cells(frame, col)?;
+    let mut imputed = 0;
+    for (k, &r) in rows.iter().enumerate() {
+        let value = v[r];
+        if value.is_nan() {
+            out.set(k, 0, median);
+            if indicator {
+                out.set(k, 1, 1.0);
+            }
+            imputed += 1;
+        } else {
+            out.set(k, 0, value);
+        }
+    }
+    Ok(imputed)
+}
+
+/// Writes a one-hot column for the rows `rows`; returns the missing and the
+/// unseen counts.
+fn encode_categorical<T, F: Fn(usize, f64) -> T>(
+    col: &Column,
+    rows: &[usize],
+    categories: &[String],
+    other: bool,
+    missing: bool,
+    out: &mut Cells<'_, T, F>,
+) -> (usize, usize) {
+    let index: HashMap<&str, usize> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let other_slot = other.then_some(categories.len());
+    let missing_slot = missing.then_some(categories.len() + usize::from(other));
+    let (mut n_missing, mut n_unseen) = (0, 0);
+    // The slot of each row's value: Ok(slot), Err(true) if missing, Err(false) if unseen.
+    let mut put = |k: usize, slot: Result<usize, bool>| {
+        let s = match slot {
+            Ok(s) => Some(s),
+            Err(true) => {
+                n_missing += 1;
+                missing_slot
+            }
+            Err(false) => {
+                n_unseen += 1;
+                other_slot
+            }
+        };
+        if let Some(s) = s {
+            out.set(k, s, 1.0);
+        }
+    };
+    match &col.values {
+        ColumnValues::Text(t) => {
+            let slots: Vec<Option<usize>> = t
+                .dictionary
+                .iter()
+                .map(|s| index.get(s.as_str()).copied())
+                .collect();
+            for (k, &r) in rows.iter().enumerate() {
+                let c = t.codes[r];
+                put(
+                    k,
+                    if c == MISSING {
+                        Err(true)
+                    } else {
+                        slots[c as usize].ok_or(false)
+                    },
+                );
+            }
+        }
+        ColumnValues::Numbers(v) => {
+            for (k, &r) in rows.iter().enumerate() {
+                let value = v[r];
+                let slot = if value.is_nan() {
+                    Err(true)
+                } else {
+                    index
+                        .get(number_label(value).as_str())
+                        .copied()
+                        .ok_or(false)
+                };
+                put(k, slot);
+            }
+        }
+    }
+    (n_missing, n_unseen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{infer_columns, parse_csv_frame, FrameOptions, SchemaOptions};
+    use std::path::Path;
+
+    fn frame(s: &str) -> Frame {
+        parse_csv_frame(s.as_bytes(), Path::new("t.csv"), &FrameOptions::default()).unwrap()
+    }
+
+    fn fit(f: &Frame, opts: &SchemaOptions) -> Schema {
+        let kinds = infer_columns(f, &["y".into()], opts).unwrap();
+        let rows: Vec<usize> = (0..f.rows).collect();
+        Schema::fit(f, &kinds, &rows, opts, ScalerKind::None).unwrap()
+    }
+
+    #[test]
+    fn categories_by_frequency_then_text_with_an_other_column_above_the_limit() {
+        let f = frame("c,y\nb,0\na,0\nc,1\nb,1\nd,0\na,1\nb,0\n");
+        let s = fit(
+            &f,
+            &SchemaOptions {
+                max_categories: 3,
+                ..Default::default()
+            },
+        );
+        assert_eq!(s.feature_names(), ["c=b", "c=a", "c=<other>"]);
+        let (x, _) = s.transform(&f).unwrap();
+        assert_eq!(&x[..9], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn predict_time_rules_order_extra_unseen_missing() {
+        let f = frame("n,c,y\n1,a,0\n2,b,1\n4,a,0\nNA,b,1\n");
+        let s = fit(&f, &SchemaOptions::default());
+        assert_eq!(s.feature_names(), ["n", "n=<missing>", "c=a", "c=b"]);
+        let new = frame("extra,c,n\n9,zzz,NA\n9,,5\n");
+        let (x, notes) = s.transform(&new).unwrap();
+        assert_eq!(x, [2.0, 1.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0]);
+        assert_eq!(notes.extra_columns, ["extra"]);
+        assert_eq!(notes.unseen, [("c".to_string(), 1)]);
+        assert_eq!(notes.imputed, [("n".to_string(), 1), ("c".to_string(), 1)]);
+        let e = s.transform(&frame("c\na\n")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv:1:0: the model's feature column \"n\" is missing"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn medians_and_categories_come_from_the_training_rows_only() {
+        let f = frame("n,c,y\n1,a,0\n3,a,1\n100,b,0\n100,b,1\n");
+        let kinds = infer_columns(&f, &["y".into()], &SchemaOptions::default()).unwrap();
+        let s = Schema::fit(
+            &f,
+            &kinds,
+            &[0, 1],
+            &SchemaOptions::default(),
+            ScalerKind::None,
+        )
+        .unwrap();
+        assert_eq!(
+            s.columns,
+            [
+                FeatureColumn::Numeric {
+                    name: "n".into(),
+                    median: 2.0,
+                    missing_indicator: false
+                },
+                FeatureColumn::Categorical {
+                    name: "c".into(),
+                    categories: vec!["a".into()],
+                    other: false,
+                    missing: false
+                }
+            ]
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Schema>(&json).unwrap(), s);
+    }
+}
