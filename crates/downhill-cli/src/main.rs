@@ -1,4 +1,6 @@
 //! The `downhill` command line: train, predict, evaluate, minimize.
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 mod config;
@@ -37,7 +39,7 @@ enum Command {
     Minimize(minimize::MinimizeArgs),
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -64,17 +66,18 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let result: Result<i32, CliError> = match cli.command {
-        Command::Train(args) => train::run(*args),
-        Command::Predict(args) => predict::run_predict(args).map(|()| 0),
-        Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
-        Command::Minimize(args) => minimize::run(args).map(|()| 0),
+    let code = |c: i32| ExitCode::from(u8::try_from(c).unwrap_or(1));
+    let result: Result<ExitCode, CliError> = match cli.command {
+        Command::Train(args) => train::run(*args).map(code),
+        Command::Predict(args) => predict::run_predict(args).map(|()| ExitCode::SUCCESS),
+        Command::Evaluate(args) => predict::run_evaluate(args).map(|()| ExitCode::SUCCESS),
+        Command::Minimize(args) => minimize::run(args),
     };
     match result {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(2);
+            ExitCode::from(2)
         }
     }
 }

@@ -26,6 +26,7 @@
 mod checkpoint;
 mod config;
 mod history;
+mod lr_find;
 mod metrics;
 pub mod plot;
 mod progress;
@@ -36,6 +37,7 @@ mod trainer;
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
 pub use config::{Callback, Control, Report, Schedule, StepInfo, TrainConfig};
 pub use history::{write_history_csv, EpochRecord};
+pub use lr_find::{LrFindConfig, LrFinding, StepMode, SweepEnd};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
 pub use trainer::Trainer;
