@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod config;
 mod datasets;
 mod error;
+mod lr_find;
 mod minimize;
 mod opt_args;
 mod plot;
@@ -37,6 +38,9 @@ enum Command {
     Evaluate(predict::EvaluateArgs),
     /// Minimize a differentiable expression of named variables.
     Minimize(minimize::MinimizeArgs),
+    /// Learning-rate range test (torch-lr-finder's) on the model and data `train` would use.
+    #[command(name = "lr-find")]
+    LrFind(Box<lr_find::LrFindArgs>),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run_predict(args).map(|()| ExitCode::SUCCESS),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| ExitCode::SUCCESS),
         Command::Minimize(args) => minimize::run(args),
+        Command::LrFind(args) => lr_find::run(*args),
     };
     match result {
         Ok(code) => code,

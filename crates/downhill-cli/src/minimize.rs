@@ -208,6 +208,16 @@ pub fn run(args: MinimizeArgs) -> Result<ExitCode> {
         tol: args.tol,
         noise: args.noise.unwrap_or(0.0),
     };
+    let f0 = plan.expr.value(&plan.start);
+    if !f0.is_finite() && !matches!(plan.mode, Mode::Restarts(..)) {
+        return Err(CliError::flag(
+            "--init",
+            format!(
+                "f is not finite at the start ({} gives f = {f0})",
+                point(&plan.names, &plan.start)
+            ),
+        ));
+    }
     let mut out = Out::new(&args, &plan.names);
     let mut rng = Generator::new(args.seed);
     let mut budget = args.max_evals.unwrap_or(usize::MAX);
@@ -223,16 +233,6 @@ pub fn run(args: MinimizeArgs) -> Result<ExitCode> {
             let t = local.descend(&plan.start, &mut budget, &mut rng, &mut |k, x, f| {
                 out.step(k, x, f)
             })?;
-            if t.stop == Stop::BadStart {
-                return Err(CliError::flag(
-                    "--init",
-                    format!(
-                        "f is not finite at the start ({} gives f = {})",
-                        point(&plan.names, &plan.start),
-                        t.losses[0]
-                    ),
-                ));
-            }
             out.last_step(&t);
             let code = out.single_summary(&t, &hyper);
             runs = vec![("path".to_string(), t)];
@@ -255,9 +255,6 @@ pub fn run(args: MinimizeArgs) -> Result<ExitCode> {
                     ..local
                 };
                 let t = l.descend(&plan.start, &mut budget, &mut rng, &mut |_, _, _| {})?;
-                if t.stop == Stop::BadStart {
-                    return Err(CliError::flag("--init", "f is not finite at the start"));
-                }
                 out.line(&format!(
                     "lr {}: {}",
                     num(lr),
@@ -299,9 +296,6 @@ pub fn run(args: MinimizeArgs) -> Result<ExitCode> {
                 args.seed
             ));
             let hops = escape::basin_hopping(&local, &plan.start, h, &mut budget, &mut rng)?;
-            if hops.runs[0].stop == Stop::BadStart {
-                return Err(CliError::flag("--init", "f is not finite at the start"));
-            }
             out.hops(&hops);
             let used: usize = hops.runs.iter().map(|t| t.evals).sum();
             out.best(std::iter::once(&hops.runs[hops.best]), used);

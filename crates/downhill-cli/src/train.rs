@@ -69,7 +69,7 @@ fn default_loss(task: Task) -> &'static str {
     }
 }
 
-fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prepared> {
+pub(crate) fn prepare(s: &Settings, saved_split: Option<Split>, quiet: bool) -> Result<Prepared> {
     let opts = CsvOptions {
         targets: s.target.clone(),
         task: s.task,
@@ -187,7 +187,12 @@ pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
     })
 }
 
-fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
+pub(crate) fn build_trainer(
+    s: &Settings,
+    p: &Prepared,
+    run: &RunDir,
+    quiet: bool,
+) -> Result<Trainer> {
     let model = p.spec.architecture.build(s.seed);
     let mut opt =
         downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
@@ -382,6 +387,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let prepared = prepare(&settings, saved_split, quiet)?;
     let out = args.out.clone().unwrap_or_else(default_out);
     let run = RunDir::create(&out)?;
+    let settings = crate::lr_find::auto_lr(settings, &args, &prepared, &run)?;
     let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?;
     if let Some((path, ck)) = &checkpoint {
         trainer.restore(ck, path)?;

@@ -1,17 +1,6 @@
 //! The learning-rate range test (L. Smith, "Cyclical Learning Rates for
-//! Training Neural Networks", 2017), as `torch-lr-finder` 0.2.2's
+//! Training Neural Networks", 2017) as `torch-lr-finder` 0.2.2's
 //! `LRFinder.range_test` runs it: [`Trainer::lr_find`].
-//!
-//! Step `i` of `n` trains one batch at
-//! `lr_i = start · (end / start)^(i / (n − 1))` (or `start + (end − start) ·
-//! i / (n − 1)` with [`StepMode::Linear`]) and records the loss before that
-//! step, smoothed as `s_i = β·loss_i + (1 − β)·s_{i−1}` (β = `smooth_f`,
-//! 0.05). The test stops early once `s_i > diverge_th · min_{j≤i} s_j`
-//! (5 × the best). The suggestion is torch-lr-finder's "steepest gradient":
-//! after dropping the first `skip_start` (10) and last `skip_end` (5)
-//! points, the lr where `np.gradient` of the smoothed losses (central
-//! differences over the index, i.e. over log lr for the exponential sweep)
-//! is most negative.
 
 use std::path::Path;
 
@@ -223,8 +212,20 @@ pub(crate) fn steepest(losses: &[f64], skip_start: usize, skip_end: usize) -> Op
 
 impl Trainer {
     /// The learning-rate range test of torch-lr-finder 0.2.2
-    /// (`LRFinder.range_test` + `plot(suggest_lr=True)`; see the
-    /// [module docs](self) for the formulas): `num_iter` steps over batches
+    /// (`LRFinder.range_test` + `plot(suggest_lr=True)`).
+    ///
+    /// Step `i` of `n` trains one batch at
+    /// `lr_i = start · (end / start)^(i / (n − 1))` (or `start + (end − start) ·
+    /// i / (n − 1)` with [`StepMode::Linear`]) and records the loss before that
+    /// step, smoothed as `s_i = β·loss_i + (1 − β)·s_{i−1}` (β = `smooth_f`,
+    /// 0.05). The test stops early once `s_i > diverge_th · min_{j≤i} s_j`
+    /// (5 × the best). The suggestion is torch-lr-finder's "steepest gradient":
+    /// after dropping the first `skip_start` (10) and last `skip_end` (5)
+    /// points, the lr where `np.gradient` of the smoothed losses (central
+    /// differences over the index, i.e. over log lr for the exponential sweep)
+    /// is most negative.
+    ///
+    /// `num_iter` steps over batches
     /// of `train` (cycling through epochs with the trainer's batch size,
     /// shuffling and seed), the learning rate of every parameter group
     /// swept from `start_lr` (or its own) to `end_lr`, the loss smoothed
