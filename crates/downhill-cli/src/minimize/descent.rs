@@ -293,7 +293,7 @@ mod tests {
         local
             .descend(
                 &[start],
-                &mut usize::MAX.clone(),
+                &mut { usize::MAX },
                 &mut Generator::new(0),
                 &mut |_, _, _| {},
             )

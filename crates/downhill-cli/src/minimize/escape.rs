@@ -288,7 +288,7 @@ mod tests {
             &[0.0],
             &[Some((-2.0, 2.0))],
             12,
-            &mut usize::MAX.clone(),
+            &mut { usize::MAX },
             &mut Generator::new(3),
         )
         .unwrap();
@@ -311,7 +311,7 @@ mod tests {
             &l,
             &[1.0],
             &h,
-            &mut usize::MAX.clone(),
+            &mut { usize::MAX },
             &mut Generator::new(0),
         )
         .unwrap();
