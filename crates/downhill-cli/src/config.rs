@@ -133,7 +133,10 @@ pub fn apply(path: &Path, mut a: TrainArgs) -> Result<TrainArgs> {
     a.loss = a.loss.or(f.loss);
     a.loss_opt = merge_pairs(pairs(f.loss_opt), a.loss_opt);
     a.opt.optimizer = a.opt.optimizer.or(f.optimizer);
-    a.opt.lr = a.opt.lr.or(f.lr);
+    a.opt.lr = a
+        .opt
+        .lr
+        .or(f.lr.map(|v| crate::opt_args::LrArg::Values(vec![v])));
     a.opt.momentum = a.opt.momentum.or(f.momentum);
     a.opt.weight_decay = a.opt.weight_decay.or(f.weight_decay);
     a.opt.opt = merge_pairs(pairs(f.opt), a.opt.opt);

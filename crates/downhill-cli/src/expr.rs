@@ -5,7 +5,8 @@
 //! use downhill_cli::expr::parse;
 //! let e = parse("(1 - x)^2 + 100*(y - x^2)^2").unwrap();
 //! assert_eq!(e.variables(), ["x", "y"]);
-//! assert_eq!(e.eval_f64(&[1.0, 1.0]), 0.0);
+//! assert_eq!(e.value(&[1.0, 1.0]), 0.0);
+//! assert_eq!(e.values(&[&[1.0, 0.0], &[1.0, 0.0]]), [0.0, 1.0]);
 //! assert_eq!(parse("2*(x+1").unwrap_err().to_string(),
 //!            "column 7: expected ')' to close '(' at column 3");
 //! ```
@@ -196,25 +197,38 @@ impl Expr {
     }
 
     /// The value at `vars` (in the order of [`Expr::variables`]; missing
-    /// values read as 0), in plain `f64`.
-    pub fn eval_f64(&self, vars: &[f64]) -> f64 {
-        let mut stack: Vec<f64> = Vec::with_capacity(16);
-        for op in &self.code {
-            let v = match *op {
-                Op::Const(c) => c,
-                Op::Var(i) => vars.get(i).copied().unwrap_or(0.0),
-                Op::Neg => -stack.pop().unwrap_or(f64::NAN),
-                Op::PowConst(p) => pow_f64(stack.pop().unwrap_or(f64::NAN), p),
-                Op::Func(f) => f.f64(stack.pop().unwrap_or(f64::NAN)),
-                Op::Bin(b) => {
-                    let y = stack.pop().unwrap_or(f64::NAN);
-                    let x = stack.pop().unwrap_or(f64::NAN);
-                    b.f64(x, y)
-                }
-            };
-            stack.push(v);
-        }
-        stack.pop().unwrap_or(f64::NAN)
+    /// values read as 0), by [`Expr::eval_tensor`] under `no_grad`.
+    pub fn value(&self, vars: &[f64]) -> f64 {
+        downhill::no_grad(|| {
+            let t: Vec<Tensor> = vars.iter().map(|&v| Tensor::scalar(v)).collect();
+            self.eval_tensor(&t).item()
+        })
+    }
+
+    /// The values at `n` points at once: `columns[i][k]` is variable `i`
+    /// at point `k` (every column of length `n`; a missing column reads as
+    /// 0). One evaluation of [`Expr::eval_tensor`] over length-`n` tensors
+    /// under `no_grad`, so a whole contour grid costs one pass.
+    ///
+    /// **Panics** if the columns differ in length.
+    pub fn values(&self, columns: &[&[f64]]) -> Vec<f64> {
+        let n = columns.first().map_or(1, |c| c.len());
+        assert!(
+            columns.iter().all(|c| c.len() == n),
+            "Expr::values: columns of different lengths"
+        );
+        downhill::no_grad(|| {
+            let t: Vec<Tensor> = columns
+                .iter()
+                .map(|c| Tensor::from_vec(c.to_vec(), &[n]))
+                .collect();
+            let y = self.eval_tensor(&t).to_vec_f64();
+            if y.len() == n {
+                y
+            } else {
+                vec![y.first().copied().unwrap_or(f64::NAN); n]
+            }
+        })
     }
 
     /// The value at `vars` (f64 scalar tensors in the order of

@@ -4,7 +4,7 @@ use super::*;
 fn eval(src: &str, vars: &[f64]) -> f64 {
     parse(src)
         .unwrap_or_else(|e| panic!("{src}: {e}"))
-        .eval_f64(vars)
+        .value(vars)
 }
 
 fn err(src: &str) -> (usize, String) {
@@ -78,11 +78,11 @@ fn variables_in_order_of_first_appearance() {
     let e = parse("y*x + y + z_1 + pi*e").unwrap();
     assert_eq!(e.variables(), ["y", "x", "z_1"]);
     assert_eq!(
-        e.eval_f64(&[2.0, 3.0, 1.0]),
+        e.value(&[2.0, 3.0, 1.0]),
         9.0 + std::f64::consts::PI * std::f64::consts::E
     );
     // Missing values read as 0.
-    assert_eq!(e.eval_f64(&[]), std::f64::consts::PI * std::f64::consts::E);
+    assert_eq!(e.value(&[]), std::f64::consts::PI * std::f64::consts::E);
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn long_chains_are_bounded() {
     let n = MAX_OPS / 2; // the deepest graph the limits allow
     let src = vec!["x"; n].join("+");
     let e = parse(&src).unwrap();
-    assert_eq!(e.eval_f64(&[1.0]), n as f64);
+    assert_eq!(e.value(&[1.0]), n as f64);
     let x = Tensor::scalar(1.0f64).requires_grad_(true);
     let g = e.eval_tensor(std::slice::from_ref(&x)).backward();
     assert_eq!(g.get(&x).unwrap().item(), n as f64);
@@ -165,7 +165,7 @@ fn constants_fold() {
     assert!(e.code.contains(&Op::PowConst(2.0)));
 }
 
-/// Value and gradient from the tensor graph match `eval_f64` and central
+/// Value and gradient from the tensor graph match `value` and central
 /// finite differences.
 fn check_gradient(src: &str, at: &[f64]) {
     let e = parse(src).unwrap();
@@ -174,7 +174,7 @@ fn check_gradient(src: &str, at: &[f64]) {
         .map(|&v| Tensor::scalar(v).requires_grad_(true))
         .collect();
     let y = e.eval_tensor(&xs);
-    let f = e.eval_f64(at);
+    let f = e.value(at);
     assert!(
         (y.item() - f).abs() <= 1e-12 * f.abs().max(1.0),
         "{src}: {} vs {f}",
@@ -186,7 +186,7 @@ fn check_gradient(src: &str, at: &[f64]) {
         let (mut hi, mut lo) = (at.to_vec(), at.to_vec());
         hi[i] += h;
         lo[i] -= h;
-        let fd = (e.eval_f64(&hi) - e.eval_f64(&lo)) / (2.0 * h);
+        let fd = (e.value(&hi) - e.value(&lo)) / (2.0 * h);
         let g = grads.get(&xs[i]).map_or(0.0, |g| g.item());
         assert!(
             (g - fd).abs() <= 1e-6 * fd.abs().max(1.0),
@@ -221,4 +221,28 @@ fn the_gradient_at_zero_of_an_integer_power_is_right() {
     let x = Tensor::scalar(0.0f64).requires_grad_(true);
     let g = e.eval_tensor(std::slice::from_ref(&x)).backward();
     assert_eq!(g.get(&x).unwrap().item(), 1.0);
+}
+
+#[test]
+fn values_over_many_points_equal_pointwise_values() {
+    for src in [
+        "(1 - x)^2 + 100*(y - x^2)^2",
+        "sin(x)*exp(-y) + x^y",
+        "3",
+        "x + 0*y",
+    ] {
+        let e = parse(src).unwrap();
+        let xs = [0.5, -1.0, 2.0, 0.0];
+        let ys = [1.5, 2.0, -0.5, 3.0];
+        let many = e.values(&[&xs, &ys]);
+        assert_eq!(many.len(), 4, "{src}");
+        for k in 0..4 {
+            let one = e.value(&[xs[k], ys[k]]);
+            assert!(
+                many[k] == one || (many[k].is_nan() && one.is_nan()),
+                "{src} at {k}: {} vs {one}",
+                many[k]
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod error;
 mod inspect;
 mod interrupt;
 mod loss_args;
+mod lr_find;
 mod minimize;
 mod opt_args;
 mod plot;
@@ -47,6 +48,9 @@ enum Command {
     Minimize(minimize::MinimizeArgs),
     /// List the runs in run directories as one table (sort, JSON, a plot of their validation curves).
     Runs(runs::RunsArgs),
+    /// Learning-rate range test (torch-lr-finder's) on the model and data `train` would use.
+    #[command(name = "lr-find")]
+    LrFind(Box<lr_find::LrFindArgs>),
 }
 
 #[allow(dead_code)] // the library includes this file and does not call it
@@ -98,7 +102,8 @@ where
         Command::Predict(args) => predict::run_predict(args).map(|()| 0),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
         Command::Inspect(args) => inspect::run(args).map(|()| 0),
-        Command::Minimize(args) => minimize::run(args).map(|()| 0),
+        Command::Minimize(args) => minimize::run(args),
+        Command::LrFind(args) => lr_find::run(*args),
         Command::Runs(args) => runs::run(args).map(|()| 0),
     };
     match result {

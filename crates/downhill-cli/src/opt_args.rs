@@ -8,9 +8,9 @@ pub struct OptimizerArgs {
     /// Optimizer (PyTorch name: GD, SGD, Adam, AdamW, RMSprop, LBFGS, ...).
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// Learning rate.
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
+    /// Learning rate (`minimize`: several, e.g. 0.01,0.1,0.5, one run each; `train`: auto, from a range test).
+    #[arg(long, allow_hyphen_values = true, value_name = "LR")]
+    pub lr: Option<LrArg>,
     /// Momentum (SGD, RMSprop).
     #[arg(long)]
     pub momentum: Option<f64>,
@@ -22,9 +22,41 @@ pub struct OptimizerArgs {
     pub opt: Vec<String>,
 }
 
+/// `--lr`: one learning rate, several separated by commas (`minimize` runs
+/// one trajectory per value), or `auto` (`train` runs the range test first).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LrArg {
+    /// `--lr auto`.
+    Auto,
+    /// `--lr 0.1` or `--lr 0.01,0.1,0.5`.
+    Values(Vec<f64>),
+}
+
+impl std::str::FromStr for LrArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(LrArg::Auto);
+        }
+        s.split(',')
+            .map(|v| {
+                v.trim().parse::<f64>().map_err(|_| {
+                    format!(
+                        "'{}' is not a number (expected e.g. 0.1, 0.01,0.1 or auto)",
+                        v.trim()
+                    )
+                })
+            })
+            .collect::<std::result::Result<Vec<f64>, String>>()
+            .map(LrArg::Values)
+    }
+}
+
 impl OptimizerArgs {
-    /// The optimizer's name and hyperparameters as JSON, `default_name` and
-    /// `default_lr` when not given.
+    /// The optimizer's name and hyperparameters as JSON: `default_name` with
+    /// `default_lr` when no optimizer is named; a named optimizer without
+    /// `--lr` takes PyTorch's default learning rate for it.
     ///
     /// **Errors** (naming `--lr` or `--opt NAME=VALUE`) on a malformed pair,
     /// a negative or non-finite learning rate, or a key given twice. Unknown
@@ -52,13 +84,26 @@ impl OptimizerArgs {
             hyper.insert(key.to_string(), number(v));
             Ok(())
         };
-        set("lr", "--lr", self.lr)?;
+        let lr = match &self.lr {
+            None | Some(LrArg::Auto) => None,
+            Some(LrArg::Values(v)) if v.len() == 1 => Some(v[0]),
+            Some(LrArg::Values(_)) => {
+                return Err(CliError::flag(
+                    "--lr",
+                    "takes one learning rate here (several, --lr 0.01,0.1, are for `downhill minimize`)",
+                ))
+            }
+        };
+        set("lr", "--lr", lr)?;
         set("momentum", "--momentum", self.momentum)?;
         set("weight_decay", "--weight-decay", self.weight_decay)?;
         match hyper.get("lr") {
-            None => {
+            // The default optimizer gets the default lr; a named one keeps
+            // PyTorch's own default (LBFGS 1, RMSprop 0.01, Adamax 0.002, …).
+            None if self.optimizer.is_none() => {
                 hyper.insert("lr".into(), number(default_lr));
             }
+            None => {}
             Some(v) => {
                 if !v.as_f64().is_some_and(|lr| lr.is_finite() && lr >= 0.0) {
                     return Err(CliError::flag(
@@ -215,7 +260,7 @@ mod tests {
         assert_eq!((name.as_str(), hyper), ("GD", json!({"lr": 0.01})));
         let a = OptimizerArgs {
             optimizer: Some("SGD".into()),
-            lr: Some(0.5),
+            lr: Some(LrArg::Values(vec![0.5])),
             momentum: Some(0.9),
             weight_decay: Some(1e-4),
             opt: vec!["nesterov=true".into()],
@@ -238,12 +283,12 @@ mod tests {
         assert!(e(args(&["betas=0.9,x"])).contains("not a finite number"));
         assert!(e(args(&["lr=-1"])).starts_with("--opt lr: must be"));
         let neg = OptimizerArgs {
-            lr: Some(-0.1),
+            lr: Some(LrArg::Values(vec![-0.1])),
             ..Default::default()
         };
         assert!(e(neg).starts_with("--lr: must be a finite number ≥ 0, got -0.1"));
         let twice = OptimizerArgs {
-            lr: Some(0.1),
+            lr: Some(LrArg::Values(vec![0.1])),
             opt: vec!["lr=0.2".into()],
             ..Default::default()
         };

@@ -23,7 +23,12 @@ use crate::resume::{self, ResumeFrom};
 use crate::rundir::{default_out, RunDir};
 pub use crate::settings::{Settings, TrainArgs};
 
-fn build_trainer(s: &Settings, p: &Prepared, run: &RunDir, quiet: bool) -> Result<Trainer> {
+pub(crate) fn build_trainer(
+    s: &Settings,
+    p: &Prepared,
+    run: &RunDir,
+    quiet: bool,
+) -> Result<Trainer> {
     let model = p.spec.architecture.build(s.seed);
     let mut opt =
         downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
@@ -204,6 +209,7 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let prepared = prepare(&settings, saved_split, quiet)?;
     let memory = check_memory(&settings, &prepared)?;
     let run = open_run_dir(&args, resume.as_ref().map(|(from, _)| from))?;
+    let settings = crate::lr_find::auto_lr(settings, &args, &prepared, &run)?;
     let mut trainer =
         build_trainer(&settings, &prepared, &run, quiet)?.with_interrupt(interrupt::install());
     if let Some((from, ck)) = &resume {

@@ -291,3 +291,296 @@ fn plots_png_and_svg() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_leading_minus_is_an_expression_not_a_flag() {
+    let o = downhill(&["minimize", "-x^2", "--init", "x=1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("f seems to have no minimum (unbounded below)"),
+        "{out}"
+    );
+    let o = downhill(&["minimize", "-(x-1)^2 + x^4", "--init", "x=-1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn no_minimum_is_said_instead_of_blaming_the_learning_rate() {
+    let o = downhill(&[
+        "minimize", "-x^2", "--init", "x=1", "--steps", "1000", "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: f has no minimum: it fell to -"),
+        "{err}"
+    );
+    assert!(!err.contains("too large"), "{err}");
+    // A linear function falls forever with a constant gradient.
+    let o = downhill(&["minimize", "3*x + 1", "--quiet"]);
+    assert!(stdout(&o).contains("no minimum"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_best_iterate_is_reported_not_the_last() {
+    // |x| with lr 0.3 from 0.1 jumps between 0.1 and -0.2: the best is the start.
+    let o = downhill(&[
+        "minimize", "abs(x)", "--init", "x=0.1", "--lr", "0.3", "--steps", "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = stdout(&o).lines().last().unwrap().to_string();
+    assert!(
+        last.starts_with("stopped: step budget (5 steps); best f = 0.1 at x = 0.1 (step 0; the last step is at f = 0.2"),
+        "{last}"
+    );
+}
+
+#[test]
+fn several_learning_rates_side_by_side() {
+    let dir = temp_dir("rates");
+    let plot = dir.join("lrs.png");
+    let trace = dir.join("lrs.csv");
+    let o = downhill(&[
+        "minimize",
+        "2*x^2",
+        "--init",
+        "x=1",
+        "--lr",
+        "0.01,0.1,0.45,0.55",
+        "--plot",
+        plot.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0]
+        .starts_with("minimize 2*x^2 with GradientDescent, from x = 1, at 4 learning rates"));
+    assert!(
+        lines[1].starts_with("lr 0.01: still descending after 100 steps; f = "),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("lr 0.1: converged after "), "{out}");
+    assert!(
+        lines[3].starts_with("lr 0.45: oscillating, converged after "),
+        "{out}"
+    );
+    assert!(lines[4].starts_with("lr 0.55: diverged at step "), "{out}");
+    assert!(lines[4].contains("best f = 2 at x = 1 (step 0"), "{out}");
+    assert_eq!(&std::fs::read(&plot).unwrap()[..4], b"\x89PNG");
+    let csv = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        csv.starts_with("run,step,loss,x\nlr 0.01,0,2,1\nlr 0.01,1,1.92,0.96\n"),
+        "{csv}"
+    );
+    // Two variables: one path per lr on the contour.
+    let svg = dir.join("two.svg");
+    let o = downhill(&[
+        "minimize",
+        "x^2 + 3*y^2",
+        "--init",
+        "x=1,y=1",
+        "--lr",
+        "0.05,0.3,0.34",
+        "--plot",
+        svg.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let contour = std::fs::read_to_string(dir.join("two-contour.svg")).unwrap();
+    for name in ["lr 0.05", "lr 0.3", "lr 0.34"] {
+        assert!(contour.contains(name), "{name} not in the contour legend");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The distinct minima lines of a multistart's output: (f, point, count).
+fn minima(out: &str) -> Vec<(f64, Vec<f64>, usize)> {
+    out.lines()
+        .filter(|l| l.starts_with("  f = "))
+        .map(|l| {
+            let (f, rest) = l[6..].split_once(" at ").unwrap();
+            let (pt, count) = rest.split_once(" (").unwrap();
+            let xs = pt
+                .split(", ")
+                .map(|kv| kv.split(" = ").nth(1).unwrap().parse().unwrap())
+                .collect();
+            (
+                f.parse().unwrap(),
+                xs,
+                count.split(' ').next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn restarts_find_the_four_minima_of_himmelblau() {
+    let dir = temp_dir("restarts");
+    let plot = dir.join("h.png");
+    let args = [
+        "minimize",
+        "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+        "--restarts",
+        "24",
+        "--bounds",
+        "x=-5:5,y=-5:5",
+        "--optimizer",
+        "Adam",
+        "--lr",
+        "0.1",
+        "--steps",
+        "1500",
+        "--tol",
+        "1e-6",
+        "--seed",
+        "1",
+    ];
+    let mut with_plot = args.to_vec();
+    with_plot.extend(["--plot", plot.to_str().unwrap()]);
+    let o = downhill(&with_plot);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let m = minima(&out);
+    assert_eq!(m.len(), 4, "{out}");
+    assert_eq!(m.iter().map(|m| m.2).sum::<usize>(), 24, "{out}");
+    for (f, xs, _) in &m {
+        assert!(*f < 1e-8, "{out}");
+        assert!(xs.iter().all(|x| x.abs() <= 5.0), "{out}");
+    }
+    assert!(
+        out.lines().last().unwrap().starts_with("best: f = "),
+        "{out}"
+    );
+    assert!(std::fs::metadata(dir.join("h-contour.png")).unwrap().len() > 1000);
+    // The same seed gives the same output; another seed other starts.
+    assert_eq!(stdout(&downhill(&args)), out);
+    let mut other = args.to_vec();
+    *other.last_mut().unwrap() = "2";
+    assert_ne!(minima(&stdout(&downhill(&other))), m);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn basin_hopping_leaves_a_shallow_well() {
+    // x⁴/4 − x²/2 + 0.3x: from x = 1 plain descent stays in the shallow well
+    // near 0.84; the global minimum is near −1.13.
+    let o = downhill(&[
+        "minimize",
+        "x^4/4 - x^2/2 + 0.3*x",
+        "--init",
+        "x=1",
+        "--quiet",
+    ]);
+    assert!(stdout(&o).contains("at x = 0.8"), "{}", stdout(&o));
+    let o = downhill(&[
+        "minimize",
+        "x^4/4 - x^2/2 + 0.3*x",
+        "--init",
+        "x=1",
+        "--basin-hopping",
+        "20",
+        "--stepsize",
+        "1.5",
+        "--lr",
+        "0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap();
+    let x: f64 = last
+        .split("at x = ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((x + 1.1309).abs() < 1e-3, "{out}");
+    assert!(out.contains("accepted "), "{out}");
+}
+
+#[test]
+fn gradient_noise_is_seeded() {
+    let run = |seed: &str| {
+        stdout(&downhill(&[
+            "minimize",
+            "(x^2 - 1)^2",
+            "--init",
+            "x=0.01",
+            "--noise",
+            "0.5",
+            "--seed",
+            seed,
+            "--lr",
+            "0.05",
+            "--quiet",
+        ]))
+    };
+    assert_eq!(run("3"), run("3"));
+    assert_ne!(run("3"), run("4"));
+    // The noise is annealed: the run still settles in one of the wells at ±1.
+    let noisy = run("3");
+    let x: f64 = noisy
+        .split("at x = ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((x.abs() - 1.0).abs() < 0.1, "{noisy}");
+}
+
+#[test]
+fn escape_flags_are_checked() {
+    bad_input(&["x^2", "--restarts", "5"], "--restarts: needs --bounds");
+    bad_input(
+        &["x^2", "--restarts", "0", "--bounds", "x=0:1"],
+        "--restarts: must be at least 1",
+    );
+    bad_input(
+        &["x^2", "--bounds", "x=1:0", "--restarts", "2"],
+        "--bounds: 'x=1:0': LO and HI must be finite numbers with LO < HI",
+    );
+    bad_input(
+        &["x^2", "--bounds", "x=0:1"],
+        "--bounds: is for --restarts N",
+    );
+    bad_input(
+        &[
+            "x^2",
+            "--restarts",
+            "2",
+            "--basin-hopping",
+            "2",
+            "--bounds",
+            "x=0:1",
+        ],
+        "choose one of",
+    );
+    bad_input(
+        &["x^2", "--lr", "auto"],
+        "--lr: auto is for `downhill train`",
+    );
+    bad_input(&["x^2", "--lr", "0.1,abc"], "'abc' is not a number");
+    bad_input(
+        &["x^2", "--noise", "-1"],
+        "--noise: must be a finite number ≥ 0",
+    );
+    bad_input(
+        &["x^2", "--basin-hopping", "3", "--stepsize", "nan"],
+        "--stepsize",
+    );
+    bad_input(
+        &["x^2", "--max-evals", "0"],
+        "--max-evals: must be at least 1",
+    );
+}

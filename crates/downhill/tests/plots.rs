@@ -226,7 +226,7 @@ fn contour_path_png_and_svg() {
         &trail,
     )
     .unwrap();
-    assert_eq!(png_size(&dir.join("r.png")), (880, 720));
+    assert_eq!(png_size(&dir.join("r.png")), (900, 720));
     contour_path(
         &dir.join("r.svg"),
         "Rosenbrock",

@@ -32,6 +32,7 @@ mod divergence;
 mod epoch;
 mod epoch_end;
 mod history;
+mod lr_find;
 pub mod memory;
 mod metrics;
 #[cfg(feature = "plot")]
@@ -52,6 +53,7 @@ pub use config::{
 };
 pub use epoch::EpochSummary;
 pub use history::{write_history_csv, EpochRecord};
+pub use lr_find::{LrFindConfig, LrFinding, StepMode, SweepEnd};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
 pub use tensorboard::TensorBoard;

@@ -70,6 +70,9 @@ pub struct Chart<'a> {
     pub y_label: &'a str,
     /// A logarithmic y axis; ignored (linear) if any finite y is `<= 0`.
     pub log_y: bool,
+    /// A logarithmic x axis (learning rates); ignored (linear) if any
+    /// finite x is `<= 0`.
+    pub log_x: bool,
     /// Image width in pixels (16 to 16384).
     pub width: u32,
     /// Image height in pixels (16 to 16384).
@@ -83,6 +86,7 @@ impl Default for Chart<'_> {
             x_label: "",
             y_label: "",
             log_y: false,
+            log_x: false,
             width: 900,
             height: 560,
         }
@@ -154,11 +158,26 @@ pub fn training_curves(
     render(path, (width, 560), Job::Curves(title, &panels))
 }
 
+/// A scalar field evaluated at many points at once: `field(xs, ys)[k]` is
+/// f at `(xs[k], ys[k])` (so a caller can evaluate a whole grid as one
+/// tensor expression).
+pub type Field<'a> = dyn Fn(&[f64], &[f64]) -> Vec<f64> + 'a;
+
+/// One path drawn over the contours by [`contour_trails`].
+#[derive(Clone, Debug)]
+pub struct Trail {
+    /// The legend entry.
+    pub name: String,
+    /// The points in order; non-finite ones are skipped.
+    pub points: Vec<(f64, f64)>,
+}
+
 /// Writes a heat map of `f` over `[x0, x1] × [y0, y1]` with iso-lines, a
 /// color bar, and `trail` drawn on top (start and end marked) to `path`
 /// (`.png` or `.svg`). Colors follow viridis on `f`, or on
 /// `ln(f − min + ε)` when the values span orders of magnitude; cells where
-/// `f` is not finite stay blank. `var_names` label the axes.
+/// `f` is not finite stay blank. `var_names` label the axes. The trail is
+/// clipped to the axes.
 pub fn contour_path(
     path: &Path,
     title: &str,
@@ -168,14 +187,51 @@ pub fn contour_path(
     var_names: (&str, &str),
     trail: &[(f64, f64)],
 ) -> Result<()> {
+    let field = |xs: &[f64], ys: &[f64]| xs.iter().zip(ys).map(|(&x, &y)| f(x, y)).collect();
+    let trails = [Trail {
+        name: "path".into(),
+        points: trail.to_vec(),
+    }];
+    contour_trails(path, title, &field, x_range, y_range, var_names, &trails)
+}
+
+/// [`contour_path`] for several paths at once (a color each, a legend
+/// entry each up to ten), with f given as a [`Field`].
+///
+/// ```
+/// use downhill::train::plot::{contour_trails, Trail};
+///
+/// let dir = std::env::temp_dir().join(format!("downhill-doc-trails-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let bowl = |xs: &[f64], ys: &[f64]| xs.iter().zip(ys).map(|(x, y)| x * x + y * y).collect();
+/// let trails = [
+///     Trail { name: "lr 0.1".into(), points: vec![(1.0, 1.0), (0.8, 0.8), (0.64, 0.64)] },
+///     Trail { name: "lr 0.9".into(), points: vec![(-1.0, 1.0), (0.8, -0.8), (-0.64, 0.64)] },
+/// ];
+/// contour_trails(&dir.join("c.svg"), "bowl", &bowl, (-1.5, 1.5), (-1.5, 1.5), ("x", "y"), &trails)?;
+/// assert!(std::fs::read_to_string(dir.join("c.svg"))?.contains("lr 0.9"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// **Errors** on an improper range, an unknown extension or a failed write.
+pub fn contour_trails(
+    path: &Path,
+    title: &str,
+    field: &Field,
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    var_names: (&str, &str),
+    trails: &[Trail],
+) -> Result<()> {
     let svg = format_of(path)? == Format::Svg;
     let (x_range, y_range) = (
         proper_range(x_range, "x_range")?,
         proper_range(y_range, "y_range")?,
     );
     // SVG draws one rectangle per cell: keep the file small.
-    let g = grid::Grid::sample(f, x_range, y_range, if svg { 60 } else { 120 });
-    render(path, (880, 720), Job::Contour(title, &g, var_names, trail))
+    let g = grid::Grid::sample(field, x_range, y_range, if svg { 60 } else { 120 });
+    render(path, (900, 720), Job::Contour(title, &g, var_names, trails))
 }
 
 /// The box `((x0, x1), (y0, y1))` around the finite points of `trail`,
@@ -208,6 +264,9 @@ pub fn bounding_box(trail: &[(f64, f64)], margin: f64) -> ((f64, f64), (f64, f64
 }
 
 type DrawResult<E> = std::result::Result<(), DrawingAreaErrorKind<E>>;
+
+/// More series than this get no legend (it would cover the chart).
+const MAX_LEGEND: usize = 12;
 
 /// Ten distinguishable colors (matplotlib's "tab10").
 const PALETTE: [RGBColor; 10] = [
@@ -312,6 +371,21 @@ fn fmt_num(v: &f64) -> String {
     }
 }
 
+/// A log axis around positive `[lo, hi]` (padded by a few percent of the
+/// ratio), or `None` when the values do not allow one.
+fn log_range(range: Option<(f64, f64)>) -> Option<Range<f64>> {
+    let (lo, hi) = range?;
+    if !(lo > 0.0 && hi / lo < 1e200) {
+        return None;
+    }
+    let f = if hi > lo * (1.0 + 1e-12) {
+        (hi / lo).powf(0.05).max(1.05)
+    } else {
+        2.0
+    };
+    Some(lo / f..hi * f)
+}
+
 /// One line chart in `area`; series colors start at `color_offset`.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -319,32 +393,36 @@ fn panel<DB: DrawingBackend>(
     series: &[Series],
     color_offset: usize,
 ) -> DrawResult<DB::ErrorType> {
-    let xs = series.iter().flat_map(|s| s.finite().map(|p| p.0));
-    let ys = || series.iter().flat_map(|s| s.finite().map(|p| p.1));
-    let x = padded(min_max(xs), 0.02);
-    match min_max(ys()) {
-        Some((lo, hi)) if chart.log_y && lo > 0.0 && hi / lo < 1e200 => {
-            let f = if hi > lo * (1.0 + 1e-12) {
-                (hi / lo).powf(0.05).max(1.05)
-            } else {
-                2.0
-            };
-            let (a, b) = (lo / f, hi * f);
-            let corner = legend_corner(series, &x, |y| (y / a).ln() / (b / a).ln());
-            draw_lines(
-                area,
-                chart,
-                series,
-                color_offset,
-                x,
-                (a..b).log_scale(),
-                corner,
-            )
+    let xs = min_max(series.iter().flat_map(|s| s.finite().map(|p| p.0)));
+    let ys = min_max(series.iter().flat_map(|s| s.finite().map(|p| p.1)));
+    let lin01 = |r: &Range<f64>| {
+        let r = r.clone();
+        move |v: f64| (v - r.start) / (r.end - r.start)
+    };
+    let log01 = |r: &Range<f64>| {
+        let r = r.clone();
+        move |v: f64| (v / r.start).ln() / (r.end / r.start).ln()
+    };
+    let x_log = log_range(xs).filter(|_| chart.log_x);
+    let y_log = log_range(ys).filter(|_| chart.log_y);
+    let (x, y) = (padded(xs, 0.02), padded(ys, 0.05));
+    let draw = |corner| (area, chart, series, color_offset, corner);
+    match (x_log, y_log) {
+        (None, None) => {
+            let c = legend_corner(series, lin01(&x), lin01(&y));
+            draw_lines(draw(c), x, y)
         }
-        r => {
-            let y = padded(r, 0.05);
-            let corner = legend_corner(series, &x, |v| (v - y.start) / (y.end - y.start));
-            draw_lines(area, chart, series, color_offset, x, y, corner)
+        (Some(xl), None) => {
+            let c = legend_corner(series, log01(&xl), lin01(&y));
+            draw_lines(draw(c), xl.log_scale(), y)
+        }
+        (None, Some(yl)) => {
+            let c = legend_corner(series, lin01(&x), log01(&yl));
+            draw_lines(draw(c), x, yl.log_scale())
+        }
+        (Some(xl), Some(yl)) => {
+            let c = legend_corner(series, log01(&xl), log01(&yl));
+            draw_lines(draw(c), xl.log_scale(), yl.log_scale())
         }
     }
 }
@@ -353,7 +431,7 @@ fn panel<DB: DrawingBackend>(
 /// along each segment), preferring the upper right.
 fn legend_corner(
     series: &[Series],
-    x: &Range<f64>,
+    x01: impl Fn(f64) -> f64,
     y01: impl Fn(f64) -> f64,
 ) -> SeriesLabelPosition {
     use SeriesLabelPosition::*;
@@ -364,7 +442,6 @@ fn legend_corner(
         (LowerRight, true, false),
         (LowerLeft, false, false),
     ];
-    let x01 = |v: f64| (v - x.start) / (x.end - x.start);
     for s in series {
         let pts: Vec<(f64, f64)> = s.finite().map(|(px, py)| (x01(px), y01(py))).collect();
         let segs = pts
@@ -387,16 +464,24 @@ fn legend_corner(
     corners.into_iter().nth(best).map_or(UpperRight, |c| c.0)
 }
 
-fn draw_lines<DB: DrawingBackend, Y>(
-    area: &DrawingArea<DB, Shift>,
-    chart: &Chart,
-    series: &[Series],
-    color_offset: usize,
-    x: Range<f64>,
+/// What [`draw_lines`] draws: the area, the chart's options, the series,
+/// the first color and the legend's corner.
+type Lines<'a, 'b, DB> = (
+    &'a DrawingArea<DB, Shift>,
+    &'a Chart<'b>,
+    &'a [Series],
+    usize,
+    SeriesLabelPosition,
+);
+
+fn draw_lines<DB: DrawingBackend, X, Y>(
+    (area, chart, series, color_offset, corner): Lines<DB>,
+    x: X,
     y: Y,
-    corner: SeriesLabelPosition,
 ) -> DrawResult<DB::ErrorType>
 where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
@@ -423,14 +508,17 @@ where
     for (k, s) in series.iter().enumerate() {
         let color = PALETTE[(color_offset + k) % PALETTE.len()];
         let line = color.stroke_width(2);
-        ctx.draw_series(LineSeries::new(s.finite(), line))?
-            .label(s.name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line));
+        let drawn = ctx.draw_series(LineSeries::new(s.finite(), line))?;
+        if series.len() <= MAX_LEGEND {
+            drawn
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line));
+        }
         if s.finite().count() < 30 {
             ctx.draw_series(s.finite().map(|p| Circle::new(p, 3, color.filled())))?;
         }
     }
-    if !series.is_empty() {
+    if !series.is_empty() && series.len() <= MAX_LEGEND {
         ctx.configure_series_labels()
             .position(corner)
             .margin(8)
@@ -468,12 +556,7 @@ fn format_of(path: &Path) -> Result<Format> {
 enum Job<'a> {
     Lines(&'a Chart<'a>, &'a [Series]),
     Curves(&'a str, &'a [(&'a [Series], Chart<'a>)]),
-    Contour(
-        &'a str,
-        &'a grid::Grid,
-        (&'a str, &'a str),
-        &'a [(f64, f64)],
-    ),
+    Contour(&'a str, &'a grid::Grid, (&'a str, &'a str), &'a [Trail]),
 }
 
 impl Job<'_> {
@@ -497,7 +580,7 @@ impl Job<'_> {
                 }
                 Ok(())
             }
-            Job::Contour(title, g, names, trail) => contour::draw(root, title, g, names, trail),
+            Job::Contour(title, g, names, trails) => contour::draw(root, title, g, names, trails),
         }
     }
 }
@@ -617,7 +700,11 @@ mod tests {
                 )
             };
             let (x, y) = (padded(lim(true), 0.02), padded(lim(false), 0.05));
-            legend_corner(s, &x, |v| (v - y.start) / (y.end - y.start))
+            legend_corner(
+                s,
+                |v| (v - x.start) / (x.end - x.start),
+                |v| (v - y.start) / (y.end - y.start),
+            )
         };
         assert!(matches!(corner(&falling), SeriesLabelPosition::UpperRight));
         assert!(!matches!(corner(&rising), SeriesLabelPosition::UpperRight));

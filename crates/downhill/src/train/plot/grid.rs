@@ -45,16 +45,27 @@ impl Grid {
     /// Samples `f` over `[x0, x1] × [y0, y1]`; the scale is logarithmic when
     /// the values are skewed over orders of magnitude (max above 30× the
     /// first quartile, measured from the minimum).
-    pub fn sample(f: &dyn Fn(f64, f64) -> f64, x: (f64, f64), y: (f64, f64), n: usize) -> Grid {
+    /// `field(xs, ys)` gives f at every `(xs[k], ys[k])` in one call (a
+    /// wrong-length answer counts as not finite everywhere).
+    pub fn sample(field: &super::Field, x: (f64, f64), y: (f64, f64), n: usize) -> Grid {
         let axis = |(a, b): (f64, f64)| -> Vec<f64> {
             (0..=n).map(|i| a + (b - a) * i as f64 / n as f64).collect()
         };
         let (xs, ys) = (axis(x), axis(y));
-        let mut v = Vec::with_capacity(xs.len() * ys.len());
+        let (mut px, mut py) = (vec![], vec![]);
         for &yj in &ys {
             for &xi in &xs {
-                let z = f(xi, yj);
-                v.push(if z.is_finite() { z } else { f64::NAN });
+                px.push(xi);
+                py.push(yj);
+            }
+        }
+        let mut v = field(&px, &py);
+        if v.len() != px.len() {
+            v = vec![f64::NAN; px.len()];
+        }
+        for z in &mut v {
+            if !z.is_finite() {
+                *z = f64::NAN;
             }
         }
         let mut finite: Vec<f64> = v.iter().copied().filter(|z| z.is_finite()).collect();
@@ -187,6 +198,12 @@ pub(super) fn viridis(t: f64) -> (u8, u8, u8) {
 mod tests {
     use super::*;
 
+    /// Samples a function of one point.
+    fn sample_fn(f: impl Fn(f64, f64) -> f64, x: (f64, f64), y: (f64, f64), n: usize) -> Grid {
+        let field = |xs: &[f64], ys: &[f64]| xs.iter().zip(ys).map(|(&x, &y)| f(x, y)).collect();
+        Grid::sample(&field, x, y, n)
+    }
+
     #[test]
     fn viridis_ends_and_clamps() {
         assert_eq!(viridis(0.0), VIRIDIS[0]);
@@ -199,10 +216,10 @@ mod tests {
 
     #[test]
     fn quadratic_is_linear_scale_and_rosenbrock_is_log() {
-        let g = Grid::sample(&|x, y| x * x + y * y, (-1.0, 1.0), (-1.0, 1.0), 20);
+        let g = sample_fn(|x, y| x * x + y * y, (-1.0, 1.0), (-1.0, 1.0), 20);
         assert!(matches!(g.scale, Scale::Linear));
         let rosen = |x: f64, y: f64| (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
-        let g = Grid::sample(&rosen, (-2.0, 2.0), (-1.0, 3.0), 40);
+        let g = sample_fn(rosen, (-2.0, 2.0), (-1.0, 3.0), 40);
         assert!(matches!(g.scale, Scale::Log { .. }));
         let (lo, hi) = g.range().unwrap();
         assert!(lo < hi);
@@ -213,7 +230,7 @@ mod tests {
 
     #[test]
     fn circle_iso_line_lies_on_the_circle() {
-        let g = Grid::sample(&|x, y| x * x + y * y, (-1.0, 1.0), (-1.0, 1.0), 40);
+        let g = sample_fn(|x, y| x * x + y * y, (-1.0, 1.0), (-1.0, 1.0), 40);
         let segs = g.iso_segments(0.25);
         assert!(segs.len() > 20);
         for s in segs {
@@ -226,8 +243,8 @@ mod tests {
 
     #[test]
     fn non_finite_cells_are_skipped() {
-        let g = Grid::sample(
-            &|x, _| if x < 0.0 { f64::NAN } else { x },
+        let g = sample_fn(
+            |x, _| if x < 0.0 { f64::NAN } else { x },
             (-1.0, 1.0),
             (0.0, 1.0),
             10,
@@ -235,7 +252,7 @@ mod tests {
         assert!(g.cell(0, 0).is_none());
         assert!(g.cell(9, 0).is_some());
         assert!(g.iso_segments(0.5).iter().all(|s| s[0].0 >= 0.0));
-        let g = Grid::sample(&|_, _| f64::INFINITY, (0.0, 1.0), (0.0, 1.0), 4);
+        let g = sample_fn(|_, _| f64::INFINITY, (0.0, 1.0), (0.0, 1.0), 4);
         assert!(g.range().is_none());
     }
 }
