@@ -16,6 +16,7 @@ use downhill::train::tensorboard::HParams;
 use downhill::train::{Callback, StepInfo, TensorBoard, TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
 
+#[allow(dead_code)] // only the loader is used here
 #[path = "common/digits.rs"]
 mod digits;
 
