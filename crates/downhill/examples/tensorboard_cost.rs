@@ -16,8 +16,7 @@ use downhill::train::tensorboard::HParams;
 use downhill::train::{Callback, StepInfo, TensorBoard, TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
 
-// Only the data loading of the shared digits helpers is used here.
-#[allow(dead_code)]
+#[allow(dead_code)] // only the loader is used here
 #[path = "common/digits.rs"]
 mod digits;
 
