@@ -239,7 +239,7 @@ fn schedule_valid(sched: &str, key: &str, v: &Value) -> Option<bool> {
     if v.is_null() {
         // Null means "not given": fine unless the key is required (OneCycleLR's
         // total_steps is required unless epochs and steps_per_epoch are given).
-        return Some(!required && !(sched == "OneCycleLR" && key == "total_steps"));
+        return Some(!(required || (sched == "OneCycleLR" && key == "total_steps")));
     }
     let x = num(v);
     let gt0 = x.is_some_and(|x| x > 0.0);

@@ -24,7 +24,7 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
         nums.iter()
             .all(|x| x.is_some_and(|x| x.is_finite() && ok(x)))
     };
-    match key {
+    let (ok, rule) = match key {
         "lr"
         | "weight_decay"
         | "momentum"
@@ -35,11 +35,7 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
         | "lambd"
         | "t0"
         | "tolerance_grad"
-        | "tolerance_change" => {
-            if !all(&|x| x >= 0.0) {
-                return Err(bad("must be a finite number ≥ 0"));
-            }
-        }
+        | "tolerance_change" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
         "eps" if optimizer == "Adafactor" => {
             // (eps1 or null, eps2), both ≥ 0.
             let ok = match v.as_array().map(Vec::as_slice) {
@@ -49,74 +45,40 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
                 }
                 _ => false,
             };
-            if !ok {
-                return Err(bad("must be [eps1 ≥ 0 or null, eps2 ≥ 0]"));
-            }
+            (ok, "must be [eps1 ≥ 0 or null, eps2 ≥ 0]")
         }
-        "eps" => {
-            if !all(&|x| x >= 0.0) {
-                return Err(bad("must be a finite number ≥ 0"));
-            }
-        }
-        "dampening" | "ns_coefficients" => {
-            if !all(&|_| true) {
-                return Err(bad("must be finite"));
-            }
-        }
-        "betas" if optimizer == "Lion" => {
-            if nums.len() != 2 || !all(&|x| (0.0..=1.0).contains(&x)) {
-                return Err(bad("must be two numbers in [0, 1]"));
-            }
-        }
-        "betas" => {
-            if nums.len() != 2 || !all(&|x| (0.0..1.0).contains(&x)) {
-                return Err(bad("must be two numbers in [0, 1)"));
-            }
-        }
-        "rho" => {
-            if !all(&|x| (0.0..=1.0).contains(&x)) {
-                return Err(bad("must be in [0, 1]"));
-            }
-        }
+        "eps" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
+        "dampening" | "ns_coefficients" => (all(&|_| true), "must be finite"),
+        "betas" if optimizer == "Lion" => (
+            nums.len() == 2 && all(&|x| (0.0..=1.0).contains(&x)),
+            "must be two numbers in [0, 1]",
+        ),
+        "betas" => (
+            nums.len() == 2 && all(&|x| (0.0..1.0).contains(&x)),
+            "must be two numbers in [0, 1)",
+        ),
+        "rho" => (all(&|x| (0.0..=1.0).contains(&x)), "must be in [0, 1]"),
         "etas" => {
             let ok = matches!(nums[..], [Some(lo), Some(hi)] if 0.0 < lo && lo < 1.0 && 1.0 < hi && hi.is_finite());
-            if !ok {
-                return Err(bad("must be two numbers with 0 < eta- < 1 < eta+"));
-            }
+            (ok, "must be two numbers with 0 < eta- < 1 < eta+")
         }
         "step_sizes" => {
             let ok =
                 matches!(nums[..], [Some(lo), Some(hi)] if 0.0 <= lo && lo <= hi && hi.is_finite());
-            if !ok {
-                return Err(bad("must be two numbers with 0 ≤ min ≤ max"));
-            }
+            (ok, "must be two numbers with 0 ≤ min ≤ max")
         }
-        "beta2_decay" => {
-            if !all(&|x| x <= 0.0) {
-                return Err(bad("must be a finite number ≤ 0"));
-            }
-        }
-        "d" => {
-            if !all(&|x| x >= 1.0) {
-                return Err(bad("must be a finite number ≥ 1"));
-            }
-        }
-        "max_iter" | "history_size" => {
-            if !all(&|x| x >= 1.0) {
-                return Err(bad("must be a whole number ≥ 1"));
-            }
-        }
-        "max_eval" => {
-            if !v.is_null() && !all(&|x| x >= 1.0) {
-                return Err(bad("must be a whole number ≥ 1 (or null for max_iter·5/4)"));
-            }
-        }
-        "ns_steps" => {
-            if !all(&|x| x < 100.0) {
-                return Err(bad("must be a whole number below 100"));
-            }
-        }
-        _ => {}
+        "beta2_decay" => (all(&|x| x <= 0.0), "must be a finite number ≤ 0"),
+        "d" => (all(&|x| x >= 1.0), "must be a finite number ≥ 1"),
+        "max_iter" | "history_size" => (all(&|x| x >= 1.0), "must be a whole number ≥ 1"),
+        "max_eval" => (
+            v.is_null() || all(&|x| x >= 1.0),
+            "must be a whole number ≥ 1 (or null for max_iter·5/4)",
+        ),
+        "ns_steps" => (all(&|x| x < 100.0), "must be a whole number below 100"),
+        _ => (true, ""),
+    };
+    if !ok {
+        return Err(bad(rule));
     }
     Ok(())
 }
