@@ -122,9 +122,17 @@ fn lr_find_prints_the_rule_and_the_suggestion_and_writes_the_sweep() {
 #[test]
 fn train_lr_auto_on_digits_reaches_the_accuracy_of_the_default_lr() {
     let dir = scratch("digits");
-    let o = downhill(&dir, &["train", "--epochs", "30", "--out", "default", "--quiet"]);
+    let o = downhill(
+        &dir,
+        &["train", "--epochs", "30", "--out", "default", "--quiet"],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = downhill(&dir, &["train", "--epochs", "30", "--lr", "auto", "--out", "auto", "--quiet"]);
+    let o = downhill(
+        &dir,
+        &[
+            "train", "--epochs", "30", "--lr", "auto", "--out", "auto", "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     let line = out

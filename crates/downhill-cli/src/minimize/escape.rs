@@ -307,14 +307,8 @@ mod tests {
             temperature: 1.0,
             stepsize: 1.5,
         };
-        let hops = basin_hopping(
-            &l,
-            &[1.0],
-            &h,
-            &mut { usize::MAX },
-            &mut Generator::new(0),
-        )
-        .unwrap();
+        let hops =
+            basin_hopping(&l, &[1.0], &h, &mut { usize::MAX }, &mut Generator::new(0)).unwrap();
         assert!(
             hops.runs[0].best_point().0[0] > 0.5,
             "starts in the shallow well"
