@@ -105,7 +105,7 @@ impl Column {
         }
     }
 
-    /// The text of row `row` (a number as [`number_label`] writes it:
+    /// The text of row `row` (a number as `number_label` writes it:
     /// integers without a decimal point), `None` if missing.
     pub fn text(&self, row: usize) -> Option<Cow<'_, str>> {
         match &self.values {

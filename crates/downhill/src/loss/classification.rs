@@ -88,14 +88,14 @@ impl Loss for BceWithLogitsLoss {
 pub struct NllLoss {
     /// none | mean | sum.
     pub reduction: Reduction,
-    /// Per-class weights [C].
+    /// Per-class weights `[C]`.
     pub weight: Option<Tensor>,
     /// A class index whose samples are skipped.
     pub ignore_index: Option<usize>,
 }
 
 impl NllLoss {
-    /// The loss for log-probabilities [C], [N, C] or [N, C, d…].
+    /// The loss for log-probabilities `[C]`, [N, C] or [N, C, d…].
     ///
     /// **Panics** if the targets do not match the input or are out of range.
     #[track_caller]

@@ -19,7 +19,7 @@ use crate::Tensor;
 /// With class-probability targets t: ℓᵢ = −Σ_c w_c·pᵢ,c·((1 − ε)tᵢ,c + ε/C),
 /// `mean` divides by the number of samples.
 ///
-/// Inputs are [C], [N, C] or [N, C, d₁, …] (targets [N, d₁, …]).
+/// Inputs are `[C]`, [N, C] or [N, C, d₁, …] (targets [N, d₁, …]).
 ///
 /// ```
 /// use downhill::loss::CrossEntropyLoss;
@@ -32,7 +32,7 @@ use crate::Tensor;
 pub struct CrossEntropyLoss {
     /// none | mean | sum.
     pub reduction: Reduction,
-    /// Per-class weights [C].
+    /// Per-class weights `[C]`.
     pub weight: Option<Tensor>,
     /// A class index whose samples are skipped.
     pub ignore_index: Option<usize>,

@@ -14,7 +14,7 @@ pub struct MultiMarginLoss {
     pub p: u32,
     /// Margin (default 1).
     pub margin: f64,
-    /// Per-class weights [C].
+    /// Per-class weights `[C]`.
     pub weight: Option<Tensor>,
 }
 
@@ -30,7 +30,7 @@ impl Default for MultiMarginLoss {
 }
 
 impl MultiMarginLoss {
-    /// The loss for scores [N, C] or [C] and class indices.
+    /// The loss for scores [N, C] or `[C]` and class indices.
     ///
     /// **Panics** if p is not 1 or 2, or the targets do not fit.
     #[track_caller]
@@ -106,7 +106,7 @@ impl Loss for SoftMarginLoss {
 pub struct MultiLabelSoftMarginLoss {
     /// none | mean | sum.
     pub reduction: Reduction,
-    /// Per-class weights [C].
+    /// Per-class weights `[C]`.
     pub weight: Option<Tensor>,
 }
 
@@ -185,7 +185,7 @@ pub struct CosineEmbeddingLoss {
 }
 
 impl CosineEmbeddingLoss {
-    /// The loss for embeddings [N, D] (or [D]) and labels y [N].
+    /// The loss for embeddings [N, D] (or `[D]`) and labels y `[N]`.
     ///
     /// **Panics** if the shapes do not fit.
     #[track_caller]
@@ -269,7 +269,7 @@ impl TripletMarginLoss {
         }
     }
 
-    /// The loss of anchors, positives and negatives (all [N, D] or [D]).
+    /// The loss of anchors, positives and negatives (all [N, D] or `[D]`).
     ///
     /// **Panics** if the shapes differ.
     #[track_caller]

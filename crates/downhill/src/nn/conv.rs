@@ -4,7 +4,7 @@ use super::{Module, Visitor};
 use crate::ops::{conv1d, conv2d, Conv2dConfig};
 use crate::{DType, Generator, Tensor};
 
-/// `nn.Conv2d`: weight [O, C/groups, kH, kW], bias [O], PyTorch's default
+/// `nn.Conv2d`: weight [O, C/groups, kH, kW], bias `[O]`, PyTorch's default
 /// initialization (uniform in ±1/√fan_in, fan_in = C/groups·kH·kW).
 ///
 /// ```
@@ -16,7 +16,7 @@ use crate::{DType, Generator, Tensor};
 pub struct Conv2d {
     /// [out, in/groups, kH, kW].
     pub weight: Tensor,
-    /// [out], if any.
+    /// `[out]`, if any.
     pub bias: Option<Tensor>,
     /// Stride, padding, dilation, groups.
     pub config: Conv2dConfig,
@@ -107,7 +107,7 @@ impl Module for Conv2d {
     }
 }
 
-/// `nn.Conv1d`: weight [O, C/groups, K], bias [O], PyTorch's default init.
+/// `nn.Conv1d`: weight [O, C/groups, K], bias `[O]`, PyTorch's default init.
 ///
 /// ```
 /// use downhill::nn::{Conv1d, Module};
@@ -118,7 +118,7 @@ impl Module for Conv2d {
 pub struct Conv1d {
     /// [out, in/groups, K].
     pub weight: Tensor,
-    /// [out], if any.
+    /// `[out]`, if any.
     pub bias: Option<Tensor>,
     /// Step.
     pub stride: usize,

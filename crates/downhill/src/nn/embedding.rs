@@ -49,7 +49,7 @@ impl Embedding {
         }
     }
 
-    /// The vectors of `indices` (row-major, of shape `shape`): shape + [dim].
+    /// The vectors of `indices` (row-major, of shape `shape`): shape + `[dim]`.
     ///
     /// **Panics** if an index is out of range or `shape` does not fit.
     #[track_caller]

@@ -3,7 +3,7 @@
 use super::{Module, Visitor};
 use crate::{DType, Generator, Tensor};
 
-/// A dense layer, `nn.Linear`: y = x·Wᵀ + b with W [out, in] and b [out],
+/// A dense layer, `nn.Linear`: y = x·Wᵀ + b with W [out, in] and b `[out]`,
 /// initialized like PyTorch (W and b uniform in ±1/√in).
 ///
 /// ```
@@ -16,7 +16,7 @@ use crate::{DType, Generator, Tensor};
 pub struct Linear {
     /// [out_features, in_features].
     pub weight: Tensor,
-    /// [out_features], if the layer has a bias.
+    /// `[out_features]`, if the layer has a bias.
     pub bias: Option<Tensor>,
 }
 

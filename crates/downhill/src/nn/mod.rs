@@ -162,7 +162,7 @@ pub trait Module: Send + Sync {
 }
 
 /// Receives what a module holds, with names relative to it. Containers call
-/// [`Visitor::child`] for each sub-module; the visitor keeps track of the path.
+/// `[`Visitor::child`]` for each sub-module; the visitor keeps track of the path.
 pub trait Visitor {
     /// A parameter named `name`.
     fn param(&mut self, name: &str, t: &Tensor);

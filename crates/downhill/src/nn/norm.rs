@@ -21,13 +21,13 @@ use crate::{DType, Tensor};
 /// assert!((rm[0] - 0.2).abs() < 1e-6 && (rm[1] - 2.0).abs() < 1e-6);
 /// ```
 pub struct BatchNorm {
-    /// γ [C] (if affine).
+    /// γ `[C]` (if affine).
     pub weight: Option<Tensor>,
-    /// β [C] (if affine).
+    /// β `[C]` (if affine).
     pub bias: Option<Tensor>,
-    /// Running mean [C] (buffer).
+    /// Running mean `[C]` (buffer).
     pub running_mean: Tensor,
-    /// Running variance [C] (buffer).
+    /// Running variance `[C]` (buffer).
     pub running_var: Tensor,
     /// Batches seen (buffer; PyTorch keeps it as int64, here a 0-d float tensor).
     pub num_batches_tracked: Tensor,
@@ -154,7 +154,7 @@ impl Module for BatchNorm {
 }
 
 /// `nn.LayerNorm` over the last dimensions `normalized_shape`:
-/// y = (x − E[x])/√(Var[x] + ε)·γ + β (biased variance).
+/// y = (x − E`[x]`)/√(Var`[x]` + ε)·γ + β (biased variance).
 ///
 /// ```
 /// use downhill::nn::{LayerNorm, Module};

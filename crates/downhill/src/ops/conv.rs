@@ -311,7 +311,7 @@ impl Backward for Conv2d {
 }
 
 /// 2-D convolution (cross-correlation, as in PyTorch): x [N, C, H, W],
-/// weight [O, C/groups, kH, kW], bias [O]; the output is [N, O, OH, OW] with
+/// weight [O, C/groups, kH, kW], bias `[O]`; the output is [N, O, OH, OW] with
 /// OH = ⌊(H + 2p − d(kH − 1) − 1)/s⌋ + 1.
 ///
 /// **Panics** naming the shapes if the channels or groups do not fit.
@@ -410,7 +410,7 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, cfg: Conv2dCon
     }
 }
 
-/// 1-D convolution: x [N, C, L], weight [O, C/groups, K], bias [O], with
+/// 1-D convolution: x [N, C, L], weight [O, C/groups, K], bias `[O]`, with
 /// scalar stride, padding, dilation; computed as a 2-D convolution of height 1.
 ///
 /// **Panics** naming the shapes if they do not fit.

@@ -270,10 +270,10 @@ impl Backward for Linear {
 }
 
 /// The affine map of a dense layer, `y = x·Wᵀ + b`, fused into one op:
-/// `x` is [..., in], `weight` is [out, in] (PyTorch's layout), `bias` is [out].
+/// `x` is [..., in], `weight` is [out, in] (PyTorch's layout), `bias` is `[out]`.
 ///
 /// **Panics** naming the shapes if `x`'s last dimension is not `in` or the
-/// bias is not [out].
+/// bias is not `[out]`.
 ///
 /// ```
 /// use downhill::{ops::linear, Tensor};

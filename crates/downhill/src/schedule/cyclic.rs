@@ -308,7 +308,7 @@ impl OneCycleLR {
 
     /// A OneCycleLR on `opt` (sets its learning rates to max_lr/div_factor).
     ///
-    /// **Errors** unless the config passes [`OneCycleConfig::check`].
+    /// **Errors** unless the config passes `OneCycleConfig::check`.
     pub fn new(opt: &mut dyn LrTarget, config: OneCycleConfig) -> Result<Self> {
         config.check()?;
         let t = config.total_steps as f64;

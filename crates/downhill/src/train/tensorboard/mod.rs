@@ -1,5 +1,5 @@
 //! TensorBoard event files, written without Python: TFRecord framing with
-//! masked CRC-32C checksums ([`record`]), `Event`/`Summary` protocol
+//! masked CRC-32C checksums (`record`), `Event`/`Summary` protocol
 //! buffers encoded with `prost` ([`proto`]), scalars, histograms and the
 //! HParams plugin's summaries, and the [`TensorBoard`] trainer callback.
 //!
