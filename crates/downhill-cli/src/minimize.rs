@@ -51,7 +51,7 @@ pub struct MinimizeArgs {
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
     /// Annealed Gaussian gradient noise: σ/(1+k)^0.275 added to each gradient component at step k.
-    #[arg(long, value_name = "SIGMA")]
+    #[arg(allow_negative_numbers = true, long, value_name = "SIGMA")]
     pub noise: Option<f64>,
     /// Seed of the starts, the hops and the noise.
     #[arg(long, default_value_t = 0)]
@@ -210,6 +210,10 @@ pub fn run(args: MinimizeArgs) -> Result<i32> {
         tol: args.tol,
         noise: args.noise.unwrap_or(0.0),
     };
+    // A bad hyperparameter is refused before anything is printed.
+    let probe = downhill::Tensor::zeros(&[1]).requires_grad_(true);
+    downhill::optim::from_config(&name, &hyper, vec![probe])
+        .map_err(|e| crate::opt_args::build_error(&name, e))?;
     let f0 = plan.expr.value(&plan.start);
     if !f0.is_finite() && !matches!(plan.mode, Mode::Restarts(..)) {
         return Err(CliError::flag(

@@ -186,8 +186,9 @@ pub fn print_notes(notes: &TransformNotes, dropped_rows: usize) {
 ///
 /// **Errors** naming `--loss` if it does not fit the task or its options are invalid.
 pub fn build_loss(spec: &ModelSpec) -> Result<Box<dyn Loss>> {
+    let loss = crate::loss_args::build(&spec.loss, &spec.loss_options)?;
     check_loss(spec)?;
-    crate::loss_args::build(&spec.loss, &spec.loss_options)
+    Ok(loss)
 }
 
 /// Whether the loss is computed on standardized targets (regression).

@@ -332,7 +332,8 @@ fn the_best_iterate_is_reported_not_the_last() {
     assert!(o.status.success(), "{}", stderr(&o));
     let last = stdout(&o).lines().last().unwrap().to_string();
     assert!(
-        last.starts_with("stopped: step budget (5 steps); best f = 0.1 at x = 0.1 (step 0; the last step is at f = 0.2"),
+        last.starts_with("stopped: step budget (5 steps); best f = 0.1 at x = 0.1 (step 0; the last step is at f = 0.")
+            && !last.contains("the last step is at f = 0.1"),
         "{last}"
     );
 }
@@ -374,7 +375,7 @@ fn several_learning_rates_side_by_side() {
     assert_eq!(&std::fs::read(&plot).unwrap()[..4], b"\x89PNG");
     let csv = std::fs::read_to_string(&trace).unwrap();
     assert!(
-        csv.starts_with("run,step,loss,x\nlr 0.01,0,2,1\nlr 0.01,1,1.92,0.96\n"),
+        csv.starts_with("run,step,loss,x\nlr 0.01,0,2,1\nlr 0.01,1,1.8432,0.96\n"),
         "{csv}"
     );
     // Two variables: one path per lr on the contour.
@@ -501,7 +502,8 @@ fn basin_hopping_leaves_a_shallow_well() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((x + 1.1309).abs() < 1e-3, "{out}");
+    // f'(x) = x³ − x + 0.3 = 0 at x ≈ −1.12542 (the global minimum).
+    assert!((x + 1.12542).abs() < 1e-3, "{out}");
     assert!(out.contains("accepted "), "{out}");
 }
 

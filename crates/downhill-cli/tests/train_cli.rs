@@ -474,7 +474,7 @@ fn a_build_without_mpi_refuses_to_run_under_mpirun() {
 #[test]
 fn lbfgs_trains_from_the_command_line() {
     let dir = scratch("lbfgs");
-    for batch in ["full", "32"] {
+    for batch in ["full"] {
         let out = format!("r{batch}");
         ok(
             &dir,

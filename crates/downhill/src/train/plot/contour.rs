@@ -38,12 +38,10 @@ pub(super) fn clip_segment(
             }
         }
     }
-    (t0 <= t1 && t0.is_finite() && t1.is_finite()).then(|| {
-        (
-            (a.0 + t0 * dx, a.1 + t0 * dy),
-            (a.0 + t1 * dx, a.1 + t1 * dy),
-        )
-    })
+    (t0 <= t1 && t0.is_finite() && t1.is_finite()).then_some((
+        (a.0 + t0 * dx, a.1 + t0 * dy),
+        (a.0 + t1 * dx, a.1 + t1 * dy),
+    ))
 }
 
 /// A tick label, with float noise around zero (`-2.22e-16` on an axis of
