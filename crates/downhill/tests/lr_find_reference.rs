@@ -192,6 +192,7 @@ fn lr_find_leaves_training_unchanged() {
     assert_eq!(fit(true), fit(false));
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn lr_find_plot_marks_the_suggestion() {
     let (_, case) = cases().remove(0);

@@ -12,7 +12,7 @@ use downhill::train::{Communicator, MpiCommunicator};
 /// order would change the low bits.
 fn value(r: usize, i: usize) -> f64 {
     let x = ((r * 7919 + i * 104_729) % 1000) as f64 / 7.0;
-    if (r + i) % 3 == 0 {
+    if (r + i).is_multiple_of(3) {
         x * 1e8
     } else {
         x * 1e-3 - 0.5

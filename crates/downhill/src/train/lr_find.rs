@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::metrics::evaluate;
+#[cfg(feature = "plot")]
 use super::plot::{line_chart, Chart, Series};
 use super::trainer::Trainer;
 use crate::data::{DataLoader, Dataset};
@@ -160,6 +161,7 @@ impl LrFinding {
     /// (`.png` or `.svg`).
     ///
     /// **Errors** on an unknown extension or a failed write.
+    #[cfg(feature = "plot")]
     pub fn plot(&self, path: &Path, title: &str) -> Result<()> {
         let mut series = vec![Series::new(
             "loss (smoothed)",
