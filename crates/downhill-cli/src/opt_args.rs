@@ -103,15 +103,13 @@ impl OptimizerArgs {
             None if self.optimizer.is_none() => {
                 hyper.insert("lr".into(), number(default_lr));
             }
-            None => {}
-            Some(v) => {
-                if !v.as_f64().is_some_and(|lr| lr.is_finite() && lr >= 0.0) {
-                    return Err(CliError::flag(
-                        "--opt lr",
-                        format!("must be a finite number ≥ 0, got {v}"),
-                    ));
-                }
+            Some(v) if !v.as_f64().is_some_and(|lr| lr.is_finite() && lr >= 0.0) => {
+                return Err(CliError::flag(
+                    "--opt lr",
+                    format!("must be a finite number ≥ 0, got {v}"),
+                ));
             }
+            None | Some(_) => {}
         }
         Ok((name, Value::Object(hyper)))
     }
