@@ -99,7 +99,7 @@ def downhill_run(exe, spec, x0, seed, budget, mode):
         args = common + ["--restarts", "100000",
                          "--bounds", f"x={box[0][0]}:{box[0][1]},y={box[1][0]}:{box[1][1]}"]
     else:
-        args = common + ["--basin-hopping", "100000", "--init", f"x={x0[0]!r},y={x0[1]!r}"]
+        args = common + ["--basin-hopping", "100000", "--init", f"x={float(x0[0])!r},y={float(x0[1])!r}"]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     last = out.strip().splitlines()[-1]
     # best: f = V at x = .., y = .. (N evaluations of f and its gradient)

@@ -41,7 +41,33 @@ const TRAIN_FLAGS: &[&str] = &[
     "--opt",
     "--config",
     "--resume",
+    "--categorical",
+    "--numeric",
+    "--drop",
+    "--na-values",
+    "--max-categories",
+    "--no-tensorboard",
+    "--tensorboard-histograms",
 ];
+/// `lr-find` takes every `train` flag and its own.
+const LR_FIND_FLAGS: &[&str] = &[
+    "--start-lr",
+    "--end-lr",
+    "--num-iter",
+    "--step-mode",
+    "--smooth-f",
+    "--diverge-th",
+];
+const INSPECT_FLAGS: &[&str] = &[
+    "--target",
+    "--categorical",
+    "--numeric",
+    "--drop",
+    "--na-values",
+    "--max-categories",
+    "--json",
+];
+const RUNS_FLAGS: &[&str] = &["--sort", "--json", "--plot", "--metric"];
 const MINIMIZE_FLAGS: &[&str] = &[
     "--init",
     "--steps",
@@ -53,8 +79,23 @@ const MINIMIZE_FLAGS: &[&str] = &[
     "--opt",
     "--trace",
     "--quiet",
+    "--restarts",
+    "--bounds",
+    "--basin-hopping",
+    "--stepsize",
+    "--temperature",
+    "--noise",
+    "--seed",
+    "--max-evals",
+    "--plot",
+    "--tensorboard",
 ];
-const PREDICT_FLAGS: &[&str] = &["--model", "--data"];
+const PREDICT_FLAGS: &[&str] = &["--model", "--data", "--out"];
+/// Flags without a value.
+const SWITCHES: &[&str] = &["--quiet", "--no-tensorboard", "--json"];
+/// Flags whose value is a path the run may write: always under its own
+/// scratch directory.
+const WRITES: &[&str] = &["--trace", "--plot", "--tensorboard", "--out"];
 
 /// Flags whose value is taken from `SMALL` only (sizes that allocate or loop).
 const SIZED: &[&str] = &[
@@ -67,6 +108,12 @@ const SIZED: &[&str] = &[
     "--checkpoint-every",
     "--keep-checkpoints",
     "--early-stopping",
+    "--restarts",
+    "--basin-hopping",
+    "--max-evals",
+    "--num-iter",
+    "--tensorboard-histograms",
+    "--max-categories",
 ];
 const SMALL: &[&str] = &[
     "0", "1", "2", "3", "8", "full", "-1", "2.5", "8,8", "4,0", "x", "",
@@ -225,6 +272,21 @@ const VALUES: &[&str] = &[
     "sqrt(x)",
     "x^^2",
     "foo(x)",
+    "auto",
+    "x=-5:5",
+    "x=-5:5,y=-5:5",
+    "x=5:-5",
+    "x=nan:1",
+    "y=-1:1",
+    "island,sex",
+    "species",
+    "sepal_length",
+    "NA,?",
+    "exp",
+    "linear",
+    "0.05",
+    "1e-7",
+    "10",
 ];
 
 /// Where the run writes, and the model and data files it may read.
@@ -275,21 +337,32 @@ fn path_value(b: &mut Bytes, ctx: &Context) -> Option<String> {
 pub fn argv(data: &[u8], ctx: &Context, run: u64) -> (Vec<String>, PathBuf) {
     let mut b = Bytes(data);
     let out = ctx.scratch.join(format!("run-{run}"));
-    let sub = b.byte().unwrap_or(0) % 4;
-    let (name, flags) = match sub {
-        0 => ("train", TRAIN_FLAGS),
-        1 => ("minimize", MINIMIZE_FLAGS),
-        2 => ("predict", PREDICT_FLAGS),
-        _ => ("evaluate", PREDICT_FLAGS),
+    let sub = b.byte().unwrap_or(0) % 7;
+    let (name, flags): (&str, Vec<&str>) = match sub {
+        0 => ("train", TRAIN_FLAGS.to_vec()),
+        1 => ("minimize", MINIMIZE_FLAGS.to_vec()),
+        2 => ("predict", PREDICT_FLAGS.to_vec()),
+        3 => ("evaluate", PREDICT_FLAGS[..2].to_vec()),
+        4 => ("inspect", INSPECT_FLAGS.to_vec()),
+        5 => ("runs", RUNS_FLAGS.to_vec()),
+        _ => ("lr-find", [TRAIN_FLAGS, LR_FIND_FLAGS].concat()),
     };
     let mut args = vec!["downhill".to_string(), name.to_string()];
-    if name == "minimize" {
-        match b.byte() {
+    match name {
+        "minimize" => match b.byte() {
             Some(x) if x % 2 == 0 => args.push(b.raw().unwrap_or_default()),
             _ => args.push(b.pick(VALUES).unwrap_or("x^2").to_string()),
+        },
+        "inspect" => args.push(path_value(&mut b, ctx).unwrap_or_else(|| "iris".into())),
+        "runs" => {
+            if let Some(p) = path_value(&mut b, ctx) {
+                args.push(p);
+            }
         }
+        _ => {}
     }
     let mut gave_data = false;
+    let mut files = 0;
     while let Some(x) = b.byte() {
         if x >= 240 {
             // A raw token: a positional, a typo'd flag, anything.
@@ -299,22 +372,28 @@ pub fn argv(data: &[u8], ctx: &Context, run: u64) -> (Vec<String>, PathBuf) {
             continue;
         }
         let flag = flags[x as usize % flags.len()];
+        // `--out` of train and lr-find is forced below.
+        if flag == "--out" && name != "predict" {
+            continue;
+        }
         args.push(flag.to_string());
-        if flag == "--quiet" {
+        if SWITCHES.contains(&flag) {
             continue;
         }
         let value = if SIZED.contains(&flag) {
             b.pick(SMALL).map(str::to_string)
-        } else if matches!(
-            flag,
-            "--data" | "--model" | "--config" | "--resume" | "--trace"
-        ) {
+        } else if WRITES.contains(&flag) {
+            files += 1;
+            b.byte().map(|y| {
+                let ext = ["png", "svg", "csv", "txt", ""][y as usize % 5];
+                out.join(format!("file-{files}.{ext}"))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+        } else if matches!(flag, "--data" | "--model" | "--config" | "--resume") {
             gave_data |= flag == "--data";
             match b.byte() {
                 Some(y) if y % 4 == 0 => b.pick(VALUES).map(str::to_string),
-                Some(y) if y % 4 == 1 && flag == "--trace" => {
-                    Some(out.join("trace.csv").to_string_lossy().into_owned())
-                }
                 Some(_) => path_value(&mut b, ctx),
                 None => None,
             }
@@ -331,7 +410,7 @@ pub fn argv(data: &[u8], ctx: &Context, run: u64) -> (Vec<String>, PathBuf) {
         }
     }
     match name {
-        "train" => {
+        "train" | "lr-find" => {
             if !gave_data {
                 args.extend(["--data".into(), "iris".into()]);
             }
@@ -342,6 +421,9 @@ pub fn argv(data: &[u8], ctx: &Context, run: u64) -> (Vec<String>, PathBuf) {
                 "--out".into(),
                 out.to_string_lossy().into_owned(),
             ]);
+            if name == "lr-find" && !args.iter().any(|a| a == "--num-iter") {
+                args.extend(["--num-iter".into(), "3".into()]);
+            }
         }
         "predict" | "evaluate" => {
             if !args.iter().any(|a| a == "--model") {
@@ -351,9 +433,18 @@ pub fn argv(data: &[u8], ctx: &Context, run: u64) -> (Vec<String>, PathBuf) {
                 args.extend(["--data".into(), "iris".into()]);
             }
         }
-        _ => {
-            args.extend(["--steps".into(), "3".into()]);
+        "minimize" => {
+            for (flag, value) in [("--steps", "3"), ("--max-evals", "50")] {
+                if !args.iter().any(|a| a == flag) {
+                    args.extend([flag.into(), value.into()]);
+                }
+            }
         }
+        _ => {}
+    }
+    // Files written by a flag land in `out`, which must exist for them.
+    if files > 0 {
+        let _ = std::fs::create_dir_all(&out);
     }
     (args, out)
 }
