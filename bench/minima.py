@@ -92,8 +92,12 @@ def scipy_run(spec, x0, seed, budget):
 
 def downhill_run(exe, spec, x0, seed, budget, mode):
     box = spec["box"]
+    # One L-BFGS step of up to 100 iterations is one local minimization, as
+    # one scipy L-BFGS-B call is: it stops on its own tolerances, and no
+    # evaluation is spent on further steps from a converged point.
     common = [exe, "minimize", spec["expr"], "--optimizer", "LBFGS", "--lr", "1",
-              "--opt", "line_search_fn=strong_wolfe", "--steps", "5", "--tol", "1e-10",
+              "--opt", "line_search_fn=strong_wolfe", "--opt", "max_iter=100",
+              "--steps", "1", "--tol", "1e-10",
               "--max-evals", str(budget), "--seed", str(seed), "--quiet"]
     if mode == "restarts":
         args = common + ["--restarts", "100000",
