@@ -1,27 +1,12 @@
 //! The loss of `--loss NAME --loss-opt KEY=VALUE`, built for a model that
 //! emits raw outputs (logits for classification).
-use downhill::loss::{Loss, Target};
-use downhill::Tensor;
+use downhill::loss::{LogSoftmaxThen, Loss};
 use serde_json::Value;
 
 use crate::error::{CliError, Result};
 
-/// `NLLLoss` on log-probabilities: the CLI's models emit logits, and PyTorch
-/// users pair NLLLoss with a LogSoftmax output layer, so the CLI supplies
-/// that layer (which makes it CrossEntropyLoss without label smoothing).
-struct LogSoftmaxThen(Box<dyn Loss>);
-
-impl Loss for LogSoftmaxThen {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn forward(&self, input: &Tensor, target: Target<'_>, extra: &[&Tensor]) -> Tensor {
-        self.0.forward(&input.log_softmax(-1), target, extra)
-    }
-}
-
 /// Builds `--loss name` with `--loss-opt` options for a model that emits
-/// logits (NLLLoss gets a LogSoftmax in front, see [`LogSoftmaxThen`]).
+/// logits (NLLLoss gets a LogSoftmax in front: [`LogSoftmaxThen`]).
 ///
 /// **Errors** naming `--loss` (unknown loss) or `--loss-opt KEY` and the rule.
 pub fn build(name: &str, options: &Value) -> Result<Box<dyn Loss>> {
@@ -36,7 +21,7 @@ pub fn build(name: &str, options: &Value) -> Result<Box<dyn Loss>> {
         other => CliError::Lib(other),
     })?;
     Ok(if name == "NLLLoss" {
-        Box::new(LogSoftmaxThen(loss))
+        Box::new(LogSoftmaxThen::new(loss))
     } else {
         loss
     })
@@ -45,6 +30,8 @@ pub fn build(name: &str, options: &Value) -> Result<Box<dyn Loss>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use downhill::loss::Target;
+    use downhill::Tensor;
     use serde_json::json;
 
     #[test]

@@ -47,6 +47,31 @@ fn a_saved_model_reloads_and_predicts_on_reordered_columns_with_the_same_numbers
 }
 
 #[test]
+fn nll_loss_of_a_model_description_takes_the_mlps_logits() {
+    let json = r#"{"format":"downhill-model/1","task":"classification",
+        "architecture":{"kind":"mlp","inputs":2,"hidden":[],"outputs":3,"activation":"relu","dropout":0.0},
+        "feature_names":["a","b"],"target_names":["y"],"class_labels":["p","q","r"],
+        "scaler":{"kind":"standard","mean":[0.0,0.0],"std":[1.0,1.0]},
+        "target_scaler":{"kind":"none"},"loss":"NLLLoss","loss_options":{}}"#;
+    let mut spec = ModelSpec::from_json(json, Path::new("model.json")).unwrap();
+    let logits = downhill::Tensor::from_vec(vec![2.0f64, -1.0, 0.5, 0.0, 3.0, -2.0], &[2, 3]);
+    let target = downhill::loss::Target::Indices(&[0, 1]);
+    let nll = spec
+        .build_loss()
+        .unwrap()
+        .forward(&logits, target, &[])
+        .item();
+    spec.loss = "CrossEntropyLoss".into();
+    let ce = spec
+        .build_loss()
+        .unwrap()
+        .forward(&logits, target, &[])
+        .item();
+    assert!(nll > 0.0, "a loss on log-probabilities is positive: {nll}");
+    assert!((nll - ce).abs() < 1e-12, "{nll} vs {ce}");
+}
+
+#[test]
 fn a_version_1_model_description_still_loads() {
     let v1 = r#"{"format":"downhill-model/1","task":"regression",
         "architecture":{"kind":"mlp","inputs":2,"hidden":[],"outputs":1,"activation":"relu","dropout":0.0},

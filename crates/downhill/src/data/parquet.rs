@@ -95,6 +95,7 @@ fn append(
 ) -> Result<(), String> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
+    use arrow_array::Array;
     use arrow_schema::DataType;
 
     let infinite = |_| "an infinite number".to_string();

@@ -272,7 +272,8 @@ impl ModelSpec {
         Ok((spec, model))
     }
 
-    /// The loss the description names, with its options.
+    /// The loss the description names, with its options, for the MLP's logits
+    /// (`NLLLoss` gets a log-softmax in front: [`crate::loss::LogSoftmaxThen`]).
     ///
     /// # Errors
     ///
@@ -292,6 +293,12 @@ impl ModelSpec {
                 ),
             });
         }
-        crate::loss::from_config(&self.loss, &self.loss_options)
+        let loss = crate::loss::from_config(&self.loss, &self.loss_options)?;
+        // The MLP emits logits; NLLLoss takes log-probabilities.
+        Ok(if self.loss == "NLLLoss" {
+            Box::new(crate::loss::LogSoftmaxThen::new(loss))
+        } else {
+            loss
+        })
     }
 }

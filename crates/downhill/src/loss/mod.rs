@@ -18,6 +18,7 @@ mod classification;
 mod config;
 mod cross_entropy;
 mod margin;
+mod on_logits;
 mod regression;
 pub mod regularization;
 
@@ -28,6 +29,7 @@ pub use margin::{
     CosineEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
     SoftMarginLoss, TripletMarginLoss,
 };
+pub use on_logits::LogSoftmaxThen;
 pub use regression::{GaussianNllLoss, HuberLoss, L1Loss, MseLoss, PoissonNllLoss, SmoothL1Loss};
 pub use regularization::Penalty;
 
