@@ -160,7 +160,7 @@ fn to_hex(t: &Tensor) -> String {
 
 fn from_hex(t: &TensorText) -> std::result::Result<Tensor, String> {
     let hex = t.data.as_bytes();
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(format!("{}: odd number of hexadecimal digits", t.name));
     }
     let bytes = hex
