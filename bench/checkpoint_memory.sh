@@ -22,7 +22,13 @@ cd "$(dirname "$0")/.."
 SIZES=("${@:-1024 2048 4096}")
 read -r -a SIZES <<<"${SIZES[*]}"
 PY="${PYTHON:-/work/venv/bin/python}"
-cargo build --release -p downhill-cli -p downhill --example checkpoint_write >/dev/null 2>&1
+# Two builds: `--example` with `-p downhill-cli` would build only the example.
+cargo build --release -p downhill-cli --bin downhill >/dev/null 2>&1
+cargo build --release -p downhill --example checkpoint_write >/dev/null 2>&1
+[ -x ./target/release/downhill ] && [ -x ./target/release/examples/checkpoint_write ] || {
+  echo "checkpoint_memory.sh: the build failed (run the cargo build lines above)" >&2
+  exit 2
+}
 BIN=./target/release/downhill
 EX=./target/release/examples/checkpoint_write
 TMP=$(mktemp -d)

@@ -133,6 +133,15 @@ fn internalize(v: &mut Value, arrays: &HashMap<String, Tensor>) -> std::result::
     Ok(())
 }
 
+/// The checkpoint file this trainer wrote last, and the step and epoch whose
+/// state it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct SavedAt {
+    pub(super) path: PathBuf,
+    pub(super) step: usize,
+    pub(super) epoch: usize,
+}
+
 /// The checkpoint files of a run directory, oldest first (`epoch-NNNNNN.safetensors`).
 pub fn list_checkpoints(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

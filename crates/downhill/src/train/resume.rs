@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::checkpoint::{list_checkpoints, Checkpoint};
+use super::checkpoint::{list_checkpoints, Checkpoint, SavedAt};
 use super::config::Schedule;
 use super::trainer::{RunState, Trainer};
 use crate::optim::OptimizerState;
@@ -223,6 +223,8 @@ impl Trainer {
         };
         self.best_weights = (!best.is_empty()).then_some(best);
         self.state = run;
+        // A file written before holds another state now.
+        self.saved = None;
         self.extra = ck.state["extra"].clone();
         Ok(())
     }
@@ -273,7 +275,21 @@ impl Trainer {
 
     /// Writes `epoch-NNNNNN.safetensors` (streamed from the trainer's own
     /// tensors, no copy) and removes all but the newest `keep_last`.
-    pub(super) fn save_epoch_checkpoint(&self) -> Result<()> {
+    pub(super) fn save_epoch_checkpoint(&mut self) -> Result<()> {
+        let name = format!("epoch-{:06}.safetensors", self.state.epoch);
+        self.save_checkpoint_file(&name)
+    }
+
+    /// Writes the checkpoint file `name` into the checkpoint directory (if
+    /// one is set), streamed from the trainer's own tensors (no copy), removes
+    /// all checkpoints but the newest `keep_last`, and remembers the file as
+    /// the state of the current step (a rollback point, see
+    /// [`Trainer::rollback_snapshot`]). The one writer of the epoch and the
+    /// mid-epoch checkpoints.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub(super) fn save_checkpoint_file(&mut self, name: &str) -> Result<()> {
         let Some(dir) = &self.config.checkpoint_dir else {
             return Ok(());
         };
@@ -281,15 +297,20 @@ impl Trainer {
             path: dir.clone(),
             source: e,
         })?;
-        let path = dir.join(format!("epoch-{:06}.safetensors", self.state.epoch));
+        let path = dir.join(name);
         self.capture(Tensors::Shared).save(&path)?;
         let all = list_checkpoints(dir);
         let keep = self.config.keep_last.max(1);
-        if all.len() > keep {
-            for old in &all[..all.len() - keep] {
+        for old in all.iter().take(all.len().saturating_sub(keep)) {
+            if *old != path {
                 let _ = std::fs::remove_file(old);
             }
         }
+        self.saved = Some(SavedAt {
+            path,
+            step: self.state.step,
+            epoch: self.state.epoch,
+        });
         Ok(())
     }
 }
