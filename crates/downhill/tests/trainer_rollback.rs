@@ -44,9 +44,12 @@ struct PoisonOnce {
 impl Callback for PoisonOnce {
     fn on_gradients(&mut self, info: &GradientInfo) {
         if info.step == self.at && !self.done.swap(true, Ordering::SeqCst) {
-            let (_, g) = info.grads.iter().next().expect("a gradient");
-            assert_eq!(g.dtype(), DType::F32);
-            g.update_::<f32, _>(|v| v[0] = f32::NAN);
+            // Every gradient: one NaN in a first-layer weight alone can be
+            // swallowed by a ReLU, and the order of `iter` follows addresses.
+            for (_, g) in info.grads.iter() {
+                assert_eq!(g.dtype(), DType::F32);
+                g.update_::<f32, _>(|v| v.fill(f32::NAN));
+            }
         }
     }
 }
@@ -97,7 +100,6 @@ fn bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
 }
 
 #[test]
-#[ignore = "fails: the run with a checkpoint directory does not roll back (see NOTES-optstate2.md, open)"]
 fn rolling_back_from_the_file_on_disk_equals_rolling_back_from_memory() {
     let data = blobs();
     let dir = temp_dir("file");
@@ -119,6 +121,7 @@ fn rolling_back_from_the_file_on_disk_equals_rolling_back_from_memory() {
     let lrs: Vec<f64> = rf.history.iter().map(|r| r.lr).collect();
     let lrs_m: Vec<f64> = rm.history.iter().map(|r| r.lr).collect();
     assert_eq!(lrs, lrs_m, "{} | {}", rf.message, rm.message);
+    assert_eq!(lrs, [1e-2, 5e-3, 5e-3, 5e-3]);
     let hist = |r: &downhill::train::Report| -> Vec<(usize, u64)> {
         r.history
             .iter()
