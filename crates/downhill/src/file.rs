@@ -32,6 +32,19 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// is missing or not writable, the disk is full, or the rename fails; the
 /// temporary file is removed and `path` keeps its old contents.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with the contents streamed by `write` into a
+/// buffered writer instead of held in memory first (checkpoints are written
+/// tensor by tensor this way).
+///
+/// # Errors
+/// As [`write_atomic`]; an error returned by `write` too.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -43,11 +56,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(bytes)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)

@@ -584,3 +584,91 @@ fn has_temp_file(dir: &Path) -> bool {
         .flatten()
         .any(|e| e.file_name().to_string_lossy().contains(".tmp-"))
 }
+
+#[test]
+fn a_format_1_checkpoint_still_resumes_bit_identically() {
+    // Written by the code of commit f698bf1 (tests/fixtures/make_v1_checkpoint.sh):
+    // `scheduled_trainer(3, dir)` after its 3 epochs, the optimizer state as JSON.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/checkpoint_v1_epoch3.safetensors");
+    let old = Checkpoint::load(&fixture).unwrap();
+    assert_eq!(old.state["format"], "downhill-checkpoint/1");
+    let (train, val, _) = digits_sets(6);
+    let mut straight = scheduled_trainer(6, None);
+    straight.fit(&train, Some(&val)).unwrap();
+    let dir = temp_dir("v1");
+    let mut resumed = scheduled_trainer(6, Some(&dir));
+    resumed.resume_from(&fixture).unwrap();
+    assert_eq!(resumed.epoch(), 3);
+    resumed.fit(&train, Some(&val)).unwrap();
+    assert_eq!(params_bits(&straight), params_bits(&resumed));
+    for (a, b) in straight.history().iter().zip(resumed.history()) {
+        assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits());
+        assert_eq!(a.val, b.val);
+    }
+    // What it writes now is format 2: f32 moments named after their parameter.
+    let ck = Checkpoint::load(&latest_checkpoint(&dir).unwrap()).unwrap();
+    assert_eq!(ck.state["format"], "downhill-checkpoint/2");
+    let (_, m) = ck
+        .tensors
+        .iter()
+        .find(|(n, _)| n == "optim.0.weight.exp_avg_sq")
+        .expect("the second moment of 0.weight");
+    assert_eq!((m.dtype(), m.shape()), (DType::F32, &[64, 64][..]));
+    assert!(ck.tensors.iter().all(|(n, _)| !n.starts_with("__state__")));
+    let steps = resumed.history().last().unwrap().step;
+    assert_eq!(ck.state["optimizer"]["state"][0][0]["step"], steps);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn format_2_checkpoints_hold_each_tensor_once_in_its_dtype() {
+    let (train, val, _) = digits_sets(6);
+    let dir = temp_dir("v2-size");
+    let mut t = scheduled_trainer(2, Some(&dir));
+    t.fit(&train, Some(&val)).unwrap();
+    let path = latest_checkpoint(&dir).unwrap();
+    let ck = Checkpoint::load(&path).unwrap();
+    let param_bytes: usize = t
+        .model()
+        .state_dict()
+        .iter()
+        .map(|(_, p)| 4 * p.numel())
+        .sum();
+    let stored: usize = ck.tensors.iter().map(|(_, p)| 4 * p.numel()).sum();
+    assert!(ck.tensors.iter().all(|(_, p)| p.dtype() == DType::F32));
+    // model + two Adam moments, plus the best weights unless they are the model's
+    let best_is_model = ck.state["best"] == "model";
+    let best = ck
+        .tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with("best."))
+        .count();
+    assert_eq!(best_is_model, best == 0);
+    let copies = if best_is_model { 3 } else { 4 };
+    assert_eq!(stored, copies * param_bytes);
+    let file = std::fs::metadata(&path).unwrap().len() as usize;
+    assert!(
+        file < stored + 64 * 1024,
+        "{file} bytes for {stored} of tensors"
+    );
+    // Every optimizer tensor is named after a parameter of the model.
+    let names: Vec<String> = t.model().state_dict().into_iter().map(|(n, _)| n).collect();
+    for (n, _) in ck.tensors.iter().filter(|(n, _)| n.starts_with("optim.")) {
+        let (param, slot) = n["optim.".len()..].rsplit_once('.').unwrap();
+        assert!(names.iter().any(|m| m == param), "{n}");
+        assert!(slot == "exp_avg" || slot == "exp_avg_sq", "{n}");
+    }
+    // It resumes to the saved model.
+    let mut again = scheduled_trainer(2, None);
+    again.resume_from(&path).unwrap();
+    for (n, p) in again.model().state_dict() {
+        let (_, s) = ck
+            .tensors
+            .iter()
+            .find(|(m, _)| *m == format!("model.{n}"))
+            .unwrap();
+        assert_eq!(p.to_vec_f32(), s.to_vec_f32(), "{n}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{FeatureColumn, Schema};
 use super::{Scaler, Task};
-use crate::loss::Loss;
 use crate::nn::{
     Dropout, LeakyReLU, Linear, Mish, Module, ReLU, Sequential, SiLU, Sigmoid, Softplus, Tanh,
     CELU, ELU, GELU, SELU,
@@ -270,35 +269,5 @@ impl ModelSpec {
         crate::nn::load_safetensors(&model, dir.join("model.safetensors"))?;
         model.eval();
         Ok((spec, model))
-    }
-
-    /// The loss the description names, with its options, for the MLP's logits
-    /// (`NLLLoss` gets a log-softmax in front: [`crate::loss::LogSoftmaxThen`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidArgument`] named `loss` if it does not fit the task,
-    /// or as [`crate::loss::from_config`] for bad options.
-    pub fn build_loss(&self) -> Result<Box<dyn Loss>> {
-        let classification_losses = ["CrossEntropyLoss", "MultiMarginLoss", "NLLLoss"];
-        let is_class = classification_losses.contains(&self.loss.as_str());
-        if is_class != (self.task == Task::Classification) {
-            return Err(Error::InvalidArgument {
-                name: "loss".into(),
-                message: format!(
-                    "{} does not fit a {} target; use {}",
-                    self.loss,
-                    self.task,
-                    default_loss(self.task)
-                ),
-            });
-        }
-        let loss = crate::loss::from_config(&self.loss, &self.loss_options)?;
-        // The MLP emits logits; NLLLoss takes log-probabilities.
-        Ok(if self.loss == "NLLLoss" {
-            Box::new(crate::loss::LogSoftmaxThen::new(loss))
-        } else {
-            loss
-        })
     }
 }

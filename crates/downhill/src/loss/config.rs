@@ -294,3 +294,40 @@ pub fn from_config(name: &str, p: &Value) -> Result<Box<dyn Loss>> {
         _ => unreachable!("every name in NAMES has a parameter list"),
     })
 }
+
+/// Building the loss a saved model description names lives here, beside
+/// [`from_config`], so that `data` (which defines [`ModelSpec`]) does not
+/// depend on `loss` (which uses `data`'s targets).
+///
+/// [`ModelSpec`]: crate::data::ModelSpec
+impl crate::data::ModelSpec {
+    /// The loss the description names, with its options, for the MLP's logits
+    /// (`NLLLoss` gets a log-softmax in front: [`super::LogSoftmaxThen`]).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidArgument`] named `loss` if it does not fit the task,
+    /// or as [`from_config`] for bad options.
+    pub fn build_loss(&self) -> Result<Box<dyn Loss>> {
+        let classification_losses = ["CrossEntropyLoss", "MultiMarginLoss", "NLLLoss"];
+        let is_class = classification_losses.contains(&self.loss.as_str());
+        if is_class != (self.task == crate::data::Task::Classification) {
+            return Err(crate::Error::InvalidArgument {
+                name: "loss".into(),
+                message: format!(
+                    "{} does not fit a {} target; use {}",
+                    self.loss,
+                    self.task,
+                    crate::data::default_loss(self.task)
+                ),
+            });
+        }
+        let loss = from_config(&self.loss, &self.loss_options)?;
+        // The MLP emits logits; NLLLoss takes log-probabilities.
+        Ok(if self.loss == "NLLLoss" {
+            Box::new(super::LogSoftmaxThen::new(loss))
+        } else {
+            loss
+        })
+    }
+}

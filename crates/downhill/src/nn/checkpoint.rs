@@ -2,6 +2,7 @@
 //! names and layouts (row-major, little-endian), so files go both ways.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
@@ -16,7 +17,73 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-pub use crate::file::write_atomic;
+pub use crate::file::{write_atomic, write_atomic_with};
+
+/// Streams named tensors as a safetensors file to `w` (the header, then
+/// each tensor's little-endian bytes converted in small pieces: no copy of
+/// the data is made). Tensors are laid out f64 first, then by name, as the
+/// `safetensors` crate does, so every tensor is aligned to its element size.
+///
+/// **Errors** on a duplicate name or I/O failure.
+pub fn write_safetensors(
+    w: &mut dyn Write,
+    named: &[(String, Tensor)],
+    metadata: Option<&HashMap<String, String>>,
+) -> std::io::Result<()> {
+    let mut order: Vec<&(String, Tensor)> = named.iter().collect();
+    order.sort_by(|(a, ta), (b, tb)| {
+        tb.dtype()
+            .size_in_bytes()
+            .cmp(&ta.dtype().size_in_bytes())
+            .then(a.cmp(b))
+    });
+    let mut header = serde_json::Map::new();
+    if let Some(m) = metadata {
+        header.insert("__metadata__".into(), serde_json::json!(m));
+    }
+    let mut offset = 0usize;
+    for (name, t) in &order {
+        let (dtype, size) = match t.dtype() {
+            DType::F32 => ("F32", 4),
+            DType::F64 => ("F64", 8),
+        };
+        let end = offset + t.numel() * size;
+        let info =
+            serde_json::json!({"dtype": dtype, "shape": t.shape(), "data_offsets": [offset, end]});
+        if header.insert(name.clone(), info).is_some() || name == "__metadata__" {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("tensor name {name} is used twice"),
+            ));
+        }
+        offset = end;
+    }
+    let mut head = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    head.resize(head.len().next_multiple_of(8), b' ');
+    w.write_all(&(head.len() as u64).to_le_bytes())?;
+    w.write_all(&head)?;
+    let mut buf = Vec::with_capacity(1 << 16);
+    for (_, t) in order {
+        match t.dtype() {
+            DType::F32 => t.with_data::<f32, _>(|v| stream_le(w, v, &mut buf))?,
+            DType::F64 => t.with_data::<f64, _>(|v| stream_le(w, v, &mut buf))?,
+        }
+    }
+    Ok(())
+}
+
+fn stream_le<T: crate::Element>(
+    w: &mut dyn Write,
+    values: &[T],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    for piece in values.chunks(8192) {
+        buf.clear();
+        T::extend_le_bytes(piece, buf);
+        w.write_all(buf)?;
+    }
+    Ok(())
+}
 
 /// Serializes named tensors to safetensors bytes.
 ///
@@ -69,7 +136,7 @@ pub fn tensors_to_bytes_with_metadata(
 ///
 /// **Errors** on I/O failure.
 pub fn save_tensors(named: &[(String, Tensor)], path: impl AsRef<Path>) -> Result<()> {
-    write_atomic(path.as_ref(), &tensors_to_bytes(named)?)
+    write_atomic_with(path.as_ref(), |w| write_safetensors(w, named, None))
 }
 
 /// Reads every tensor of a safetensors file (f32 and f64 kept; f16, bf16 and

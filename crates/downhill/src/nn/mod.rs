@@ -21,7 +21,8 @@ pub use activation::{
 };
 pub use checkpoint::{
     load_safetensors, load_tensors, save_safetensors, save_tensors, tensors_from_bytes,
-    tensors_to_bytes, tensors_to_bytes_with_metadata, write_atomic,
+    tensors_to_bytes, tensors_to_bytes_with_metadata, write_atomic, write_atomic_with,
+    write_safetensors,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check, LrTarget, Optimizer};
-use crate::{DType, Error, Gradients, Result, Tensor};
+use super::hyper::hyperparameters;
+use super::single::{single_group_lr_target, SingleGroup};
+use super::state::{state_error, take_tensor};
+use super::{check, Optimizer, OptimizerState};
+use crate::{DType, Gradients, Result, Tensor};
 
 /// Adafactor (Shazeer & Stern, 2018), `torch.optim.Adafactor`:
 ///
@@ -83,14 +86,18 @@ impl Adafactor {
         )?;
         let state = vec![None; params.len()];
         Ok(AdafactorOptimizer {
-            config: self,
-            params,
+            group: SingleGroup::new(self, params),
             state,
         })
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+hyperparameters!(Adafactor {
+    lr,
+    maximize: maximize
+});
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 struct FactorState {
     step: u64,
     /// Row statistics [batch·rows] (matrices) or the full variance (vectors).
@@ -101,8 +108,7 @@ struct FactorState {
 
 /// An [`Adafactor`] optimizer with its parameters and state.
 pub struct AdafactorOptimizer {
-    config: Adafactor,
-    params: Vec<Tensor>,
+    group: SingleGroup<Adafactor>,
     state: Vec<Option<FactorState>>,
 }
 
@@ -120,8 +126,8 @@ impl Optimizer for AdafactorOptimizer {
     }
 
     fn step(&mut self, grads: &Gradients) {
-        let cfg = &self.config;
-        for (p, st) in self.params.iter().zip(&mut self.state) {
+        let cfg = &self.group.config;
+        for (p, st) in self.group.params.iter().zip(&mut self.state) {
             let Some(g) = grads.get(p) else { continue };
             let mut g = g.to_vec_f64();
             if cfg.maximize {
@@ -207,47 +213,89 @@ impl Optimizer for AdafactorOptimizer {
     }
 
     fn params(&self) -> Vec<Tensor> {
-        self.params.clone()
+        self.group.params.clone()
     }
 
-    fn state_dict(&self) -> serde_json::Value {
-        serde_json::json!({"optimizer": "Adafactor", "config": self.config, "state": self.state})
-    }
-
-    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()> {
-        let bad = |m: String| Error::InvalidArgument {
-            name: "Adafactor state".into(),
-            message: m,
-        };
-        let config: Adafactor =
-            serde_json::from_value(state["config"].clone()).map_err(|e| bad(e.to_string()))?;
-        let st: Vec<Option<FactorState>> =
-            serde_json::from_value(state["state"].clone()).map_err(|e| bad(e.to_string()))?;
-        if st.len() != self.params.len() {
-            return Err(bad(format!(
-                "{} parameters saved, {} here",
-                st.len(),
-                self.params.len()
-            )));
+    /// Tensors `{i}.row_var` and `{i}.col_var` (the factored statistics of a
+    /// matrix, flattened over its leading dimensions) or `{i}.variance` (a
+    /// vector's), in f64; the step counts in the document.
+    fn state_dict(&self) -> OptimizerState {
+        let mut tensors = Vec::new();
+        let mut steps = Vec::new();
+        for (i, (p, st)) in self.group.params.iter().zip(&self.state).enumerate() {
+            let Some(st) = st else {
+                steps.push(serde_json::Value::Null);
+                continue;
+            };
+            steps.push(serde_json::json!({"step": st.step}));
+            let vec1 = |v: &[f64]| Tensor::from_vec(v.to_vec(), &[v.len()]);
+            if p.ndim() > 1 {
+                tensors.push((OptimizerState::param_key(i, "row_var"), vec1(&st.row)));
+                tensors.push((OptimizerState::param_key(i, "col_var"), vec1(&st.col)));
+            } else {
+                tensors.push((OptimizerState::param_key(i, "variance"), vec1(&st.row)));
+            }
         }
-        self.config = config;
+        self.group
+            .state_dict("Adafactor", tensors, serde_json::Value::Array(steps))
+    }
+
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        let (config, saved) = self.group.read("Adafactor", &state.meta)?;
+        let saved = saved.as_array().cloned().unwrap_or_default();
+        self.group.check_count("Adafactor", saved.len())?;
+        let mut all = Vec::new();
+        for (i, (p, s)) in self.group.params.iter().zip(&saved).enumerate() {
+            if s.is_null() {
+                all.push(None);
+                continue;
+            }
+            let step = s["step"]
+                .as_u64()
+                .ok_or_else(|| state_error("Adafactor", format!("parameter {i}: no step count")))?;
+            let shape = p.shape();
+            let n = p.numel();
+            let read = |slot: &str, len: usize| {
+                take_tensor(
+                    "Adafactor",
+                    state,
+                    &OptimizerState::param_key(i, slot),
+                    &[len],
+                    DType::F64,
+                )
+                .map(|t| t.to_vec_f64())
+            };
+            let st = if shape.len() > 1 {
+                let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+                let batch = n / (rows * cols).max(1);
+                FactorState {
+                    step,
+                    row: read("row_var", batch * rows)?,
+                    col: read("col_var", batch * cols)?,
+                }
+            } else {
+                FactorState {
+                    step,
+                    row: read("variance", n)?,
+                    col: Vec::new(),
+                }
+            };
+            all.push(Some(st));
+        }
+        self.group.config = config;
+        self.state = all;
+        Ok(())
+    }
+
+    fn load_state_dict_v1(&mut self, state: &serde_json::Value) -> Result<()> {
+        let (config, saved) = self.group.read("Adafactor", state)?;
+        let st: Vec<Option<FactorState>> =
+            serde_json::from_value(saved).map_err(|e| state_error("Adafactor", e.to_string()))?;
+        self.group.check_count("Adafactor", st.len())?;
+        self.group.config = config;
         self.state = st;
         Ok(())
     }
 }
 
-impl LrTarget for AdafactorOptimizer {
-    fn num_groups(&self) -> usize {
-        1
-    }
-    fn lr(&self, _g: usize) -> f64 {
-        self.config.lr
-    }
-    fn set_lr(&mut self, _g: usize, lr: f64) {
-        self.config.lr = lr;
-    }
-    fn momentum(&self, _g: usize) -> Option<f64> {
-        None
-    }
-    fn set_momentum(&mut self, _g: usize, _m: f64) {}
-}
+single_group_lr_target!(AdafactorOptimizer);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::elementwise::{config_builders, lerp, Rule};
+use super::hyper::{hyperparameters, WeightDecay};
 use crate::tensor::Element;
 use crate::Result;
 
@@ -27,55 +28,67 @@ fn check_adam(lr: f64, betas: (f64, f64), eps: f64, wd: f64) -> Result<()> {
     check(wd >= 0.0, "weight_decay", format!("must be ≥ 0, got {wd}"))
 }
 
-/// The shared Adam/AdamW step (Kingma & Ba, 2015; Loshchilov & Hutter, 2019).
-/// c = [1 − αλ (decoupled decay), 1 − β1, β2, 1 − β2, ε, −step_size, √bc2, λ (L2)]
+/// The constants of one Adam/AdamW step (Kingma & Ba, 2015; Loshchilov &
+/// Hutter, 2019), from the formula θ ← θ − α/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamCoefficients<T> {
+    /// λ: coupled for Adam, decoupled (θ ← θ(1 − αλ)) for AdamW.
+    pub weight_decay: WeightDecay<T>,
+    /// 1 − β1, the weight of g in m's lerp.
+    pub one_minus_beta1: T,
+    /// β2.
+    pub beta2: T,
+    /// 1 − β2.
+    pub one_minus_beta2: T,
+    /// ε.
+    pub eps: T,
+    /// −α/(1−β1ᵗ).
+    pub neg_step_size: T,
+    /// √(1−β2ᵗ).
+    pub bias_correction2_sqrt: T,
+    /// Keep the running maximum of v (amsgrad).
+    pub amsgrad: bool,
+}
+
+/// The shared Adam/AdamW step.
 #[inline(always)]
-fn adam_update<T: Element>(c: &[T; 8], amsgrad: bool, p: &mut T, g: T, s: &mut [T]) {
-    let mut g = g;
-    if c[7] != T::ZERO {
-        g += *p * c[7];
-    }
-    if c[0] != T::ONE {
-        *p *= c[0];
-    }
-    s[0] = lerp(s[0], g, c[1]);
-    s[1] = s[1] * c[2] + c[3] * g * g;
-    let v = if amsgrad {
+fn adam_update<T: Element>(c: &AdamCoefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+    let g = c.weight_decay.apply(p, g);
+    s[0] = lerp(s[0], g, c.one_minus_beta1);
+    s[1] = s[1] * c.beta2 + c.one_minus_beta2 * g * g;
+    let v = if c.amsgrad {
         s[2] = s[2].max_nan(s[1]);
         s[2]
     } else {
         s[1]
     };
-    let denom = v.sqrt() / c[6] + c[4];
-    *p += c[5] * (s[0] / denom);
+    let denom = v.sqrt() / c.bias_correction2_sqrt + c.eps;
+    *p += c.neg_step_size * (s[0] / denom);
 }
 
-fn adam_coefficients(
+#[allow(clippy::too_many_arguments)]
+fn adam_coefficients<T: Element>(
     lr: f64,
     betas: (f64, f64),
     eps: f64,
     wd: f64,
     decoupled: bool,
+    amsgrad: bool,
     step: u64,
-) -> [f64; 8] {
+) -> AdamCoefficients<T> {
     let step = step as f64;
     let bc1 = 1.0 - betas.0.powf(step);
     let bc2 = 1.0 - betas.1.powf(step);
-    let (decay, l2) = if decoupled {
-        (1.0 - lr * wd, 0.0)
-    } else {
-        (1.0, wd)
-    };
-    [
-        decay,
-        1.0 - betas.0,
-        betas.1,
-        1.0 - betas.1,
-        eps,
-        -(lr / bc1),
-        bc2.sqrt(),
-        l2,
-    ]
+    AdamCoefficients {
+        weight_decay: WeightDecay::new(lr, wd, decoupled),
+        one_minus_beta1: T::from_f64(1.0 - betas.0),
+        beta2: T::from_f64(betas.1),
+        one_minus_beta2: T::from_f64(1.0 - betas.1),
+        eps: T::from_f64(eps),
+        neg_step_size: T::from_f64(-(lr / bc1)),
+        bias_correction2_sqrt: T::from_f64(bc2.sqrt()),
+        amsgrad,
+    }
 }
 
 macro_rules! adam_like {
@@ -120,45 +133,38 @@ macro_rules! adam_like {
             maximize: bool
         });
 
+        hyperparameters!($ty {
+            lr,
+            momentum: betas.0,
+            maximize: maximize
+        });
+
         impl Rule for $ty {
             const NAME: &'static str = $name;
-            fn buffers(&self) -> usize {
+            type Coefficients<T: Element> = AdamCoefficients<T>;
+            fn slots(&self) -> &'static [&'static str] {
                 if self.amsgrad {
-                    3
+                    &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
                 } else {
-                    2
+                    &["exp_avg", "exp_avg_sq"]
                 }
             }
             fn validate(&self) -> Result<()> {
                 check_adam(self.lr, self.betas, self.eps, self.weight_decay)
             }
-            fn lr(&self) -> f64 {
-                self.lr
-            }
-            fn set_lr(&mut self, lr: f64) {
-                self.lr = lr;
-            }
-            fn momentum(&self) -> Option<f64> {
-                Some(self.betas.0)
-            }
-            fn set_momentum(&mut self, m: f64) {
-                self.betas.0 = m;
-            }
-            fn maximize(&self) -> bool {
-                self.maximize
-            }
-            fn coefficients(&self, step: u64, _s: &mut [f64]) -> [f64; 8] {
+            fn coefficients<T: Element>(&self, step: u64, _s: &mut [f64]) -> AdamCoefficients<T> {
                 adam_coefficients(
                     self.lr,
                     self.betas,
                     self.eps,
                     self.weight_decay,
                     $decoupled,
+                    self.amsgrad,
                     step,
                 )
             }
-            fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-                adam_update(c, self.amsgrad, p, g, s)
+            fn update<T: Element>(&self, c: &AdamCoefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+                adam_update(c, p, g, s)
             }
         }
     };
@@ -229,50 +235,51 @@ config_builders!(Adamax {
     maximize: bool
 });
 
+hyperparameters!(Adamax {
+    lr,
+    momentum: betas.0,
+    maximize: maximize
+});
+
+/// The constants of one [`Adamax`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamaxCoefficients<T> {
+    /// α/(1−β1ᵗ).
+    pub step_size: T,
+    /// β1.
+    pub beta1: T,
+    /// β2.
+    pub beta2: T,
+    /// ε.
+    pub eps: T,
+    /// λ (coupled).
+    pub weight_decay: WeightDecay<T>,
+}
+
 impl Rule for Adamax {
     const NAME: &'static str = "Adamax";
-    fn buffers(&self) -> usize {
-        2
+    type Coefficients<T: Element> = AdamaxCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_inf"]
     }
     fn validate(&self) -> Result<()> {
         check_adam(self.lr, self.betas, self.eps, self.weight_decay)
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.betas.0 = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, step: u64, _s: &mut [f64]) -> [f64; 8] {
+    fn coefficients<T: Element>(&self, step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
         let clr = self.lr / (1.0 - self.betas.0.powf(step as f64));
-        [
-            clr,
-            self.betas.0,
-            self.betas.1,
-            self.eps,
-            self.weight_decay,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[4] != T::ZERO {
-            g += *p * c[4];
+        AdamaxCoefficients {
+            step_size: T::from_f64(clr),
+            beta1: T::from_f64(self.betas.0),
+            beta2: T::from_f64(self.betas.1),
+            eps: T::from_f64(self.eps),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
         }
-        s[0] = lerp(s[0], g, T::ONE - c[1]);
-        s[1] = (s[1] * c[2]).max_nan(g.abs() + c[3]);
-        *p += (-c[0]) * (s[0] / s[1]);
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        s[0] = lerp(s[0], g, T::ONE - c.beta1);
+        s[1] = (s[1] * c.beta2).max_nan(g.abs() + c.eps);
+        *p += (-c.step_size) * (s[0] / s[1]);
     }
 }
 
@@ -330,13 +337,39 @@ config_builders!(NAdam {
     maximize: bool
 });
 
+hyperparameters!(NAdam {
+    lr,
+    momentum: betas.0,
+    maximize: maximize
+});
+
+/// The constants of one [`NAdam`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct NAdamCoefficients<T> {
+    /// −α(1−μₜ)/(1−Πₜ), the factor of g/v̂.
+    pub grad_factor: T,
+    /// −αμₜ₊₁/(1−Πₜμₜ₊₁), the factor of m/v̂.
+    pub momentum_factor: T,
+    /// 1 − β2ᵗ.
+    pub bias_correction2: T,
+    /// β1.
+    pub beta1: T,
+    /// β2.
+    pub beta2: T,
+    /// ε.
+    pub eps: T,
+    /// λ, coupled or decoupled.
+    pub weight_decay: WeightDecay<T>,
+}
+
 impl Rule for NAdam {
     const NAME: &'static str = "NAdam";
-    fn buffers(&self) -> usize {
-        2
+    type Coefficients<T: Element> = NAdamCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
     }
-    fn init_scalars(&self) -> Vec<f64> {
-        vec![1.0] // μ product
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("mu_product", 1.0)]
     }
     fn validate(&self) -> Result<()> {
         check_adam(self.lr, self.betas, self.eps, self.weight_decay)?;
@@ -346,22 +379,7 @@ impl Rule for NAdam {
             format!("must be ≥ 0, got {}", self.momentum_decay),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.betas.0 = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, step: u64, s: &mut [f64]) -> [f64; 8] {
+    fn coefficients<T: Element>(&self, step: u64, s: &mut [f64]) -> Self::Coefficients<T> {
         let (b1, b2) = self.betas;
         let t = step as f64;
         let bc2 = 1.0 - b2.powf(t);
@@ -370,33 +388,23 @@ impl Rule for NAdam {
         s[0] *= mu;
         let mu_product = s[0];
         let mu_product_next = mu_product * mu_next;
-        let c1 = -self.lr * (1.0 - mu) / (1.0 - mu_product);
-        let c2 = (-self.lr * mu_next) / (1.0 - mu_product_next);
-        [
-            c1,
-            c2,
-            bc2,
-            b1,
-            b2,
-            self.eps,
-            self.weight_decay,
-            1.0 - self.lr * self.weight_decay,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if self.weight_decay != 0.0 {
-            if self.decoupled_weight_decay {
-                *p *= c[7];
-            } else {
-                g += *p * c[6];
-            }
+        NAdamCoefficients {
+            grad_factor: T::from_f64(-self.lr * (1.0 - mu) / (1.0 - mu_product)),
+            momentum_factor: T::from_f64((-self.lr * mu_next) / (1.0 - mu_product_next)),
+            bias_correction2: T::from_f64(bc2),
+            beta1: T::from_f64(b1),
+            beta2: T::from_f64(b2),
+            eps: T::from_f64(self.eps),
+            weight_decay: WeightDecay::new(self.lr, self.weight_decay, self.decoupled_weight_decay),
         }
-        s[0] = lerp(s[0], g, T::ONE - c[3]);
-        s[1] = s[1] * c[4] + (T::ONE - c[4]) * g * g;
-        let denom = (s[1] / c[2]).sqrt() + c[5];
-        *p += c[0] * (g / denom);
-        *p += c[1] * (s[0] / denom);
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        s[0] = lerp(s[0], g, T::ONE - c.beta1);
+        s[1] = s[1] * c.beta2 + (T::ONE - c.beta2) * g * g;
+        let denom = (s[1] / c.bias_correction2).sqrt() + c.eps;
+        *p += c.grad_factor * (g / denom);
+        *p += c.momentum_factor * (s[0] / denom);
     }
 }
 
@@ -449,30 +457,43 @@ config_builders!(RAdam {
     maximize: bool
 });
 
+hyperparameters!(RAdam {
+    lr,
+    momentum: betas.0,
+    maximize: maximize
+});
+
+/// The constants of one [`RAdam`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct RAdamCoefficients<T> {
+    /// 1 − β1ᵗ.
+    pub bias_correction1: T,
+    /// √(1−β2ᵗ).
+    pub bias_correction2_sqrt: T,
+    /// rₜ when ρₜ > 5, else −1 (no adaptive term).
+    pub rect: T,
+    /// β1.
+    pub beta1: T,
+    /// β2.
+    pub beta2: T,
+    /// ε.
+    pub eps: T,
+    /// α.
+    pub lr: T,
+    /// λ, coupled or decoupled.
+    pub weight_decay: WeightDecay<T>,
+}
+
 impl Rule for RAdam {
     const NAME: &'static str = "RAdam";
-    fn buffers(&self) -> usize {
-        2
+    type Coefficients<T: Element> = RAdamCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
     }
     fn validate(&self) -> Result<()> {
         check_adam(self.lr, self.betas, self.eps, self.weight_decay)
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.betas.0 = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, step: u64, _s: &mut [f64]) -> [f64; 8] {
+    fn coefficients<T: Element>(&self, step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
         let (b1, b2) = self.betas;
         let t = step as f64;
         let bc1 = 1.0 - b1.powf(t);
@@ -485,34 +506,27 @@ impl Rule for RAdam {
         } else {
             -1.0
         };
-        [
-            bc1,
-            bc2.sqrt(),
-            rect,
-            b1,
-            b2,
-            self.eps,
-            self.lr,
-            1.0 - self.lr * self.weight_decay,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if self.weight_decay != 0.0 {
-            if self.decoupled_weight_decay {
-                *p *= c[7];
-            } else {
-                g += *p * T::from_f64(self.weight_decay);
-            }
+        RAdamCoefficients {
+            bias_correction1: T::from_f64(bc1),
+            bias_correction2_sqrt: T::from_f64(bc2.sqrt()),
+            rect: T::from_f64(rect),
+            beta1: T::from_f64(b1),
+            beta2: T::from_f64(b2),
+            eps: T::from_f64(self.eps),
+            lr: T::from_f64(self.lr),
+            weight_decay: WeightDecay::new(self.lr, self.weight_decay, self.decoupled_weight_decay),
         }
-        s[0] = lerp(s[0], g, T::ONE - c[3]);
-        s[1] = s[1] * c[4] + (T::ONE - c[4]) * g * g;
-        let m_hat = s[0] / c[0];
-        if c[2] > T::ZERO {
-            let adaptive = c[1] / (s[1].sqrt() + c[5]);
-            *p -= m_hat * c[6] * adaptive * c[2];
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        s[0] = lerp(s[0], g, T::ONE - c.beta1);
+        s[1] = s[1] * c.beta2 + (T::ONE - c.beta2) * g * g;
+        let m_hat = s[0] / c.bias_correction1;
+        if c.rect > T::ZERO {
+            let adaptive = c.bias_correction2_sqrt / (s[1].sqrt() + c.eps);
+            *p -= m_hat * c.lr * adaptive * c.rect;
         } else {
-            *p -= m_hat * c[6];
+            *p -= m_hat * c.lr;
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::elementwise::{config_builders, lerp, Rule};
+use super::hyper::{hyperparameters, WeightDecay};
 use crate::tensor::Element;
 use crate::Result;
 
@@ -71,11 +72,34 @@ config_builders!(RMSprop {
     maximize: bool
 });
 
+hyperparameters!(RMSprop {
+    lr,
+    momentum: momentum,
+    maximize: maximize
+});
+
+/// The constants of one [`RMSprop`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct RMSpropCoefficients<T> {
+    /// γ.
+    pub lr: T,
+    /// α.
+    pub alpha: T,
+    /// ε.
+    pub eps: T,
+    /// λ (coupled).
+    pub weight_decay: WeightDecay<T>,
+    /// μ.
+    pub momentum: T,
+    /// Normalize by the variance estimate.
+    pub centered: bool,
+}
+
 impl Rule for RMSprop {
     const NAME: &'static str = "RMSprop";
-    // square average, momentum buffer, gradient average
-    fn buffers(&self) -> usize {
-        3
+    type Coefficients<T: Element> = RMSpropCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["square_avg", "momentum_buffer", "grad_avg"]
     }
     fn validate(&self) -> Result<()> {
         check_common(self.lr, self.eps, self.weight_decay)?;
@@ -90,50 +114,30 @@ impl Rule for RMSprop {
             format!("must be ≥ 0, got {}", self.momentum),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.momentum = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, _s: &mut [f64]) -> [f64; 8] {
-        [
-            self.lr,
-            self.alpha,
-            self.eps,
-            self.weight_decay,
-            self.momentum,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[3] != T::ZERO {
-            g += *p * c[3];
+    fn coefficients<T: Element>(&self, _step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
+        RMSpropCoefficients {
+            lr: T::from_f64(self.lr),
+            alpha: T::from_f64(self.alpha),
+            eps: T::from_f64(self.eps),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
+            momentum: T::from_f64(self.momentum),
+            centered: self.centered,
         }
-        s[0] = s[0] * c[1] + (T::ONE - c[1]) * g * g;
-        let avg = if self.centered {
-            s[2] = lerp(s[2], g, T::ONE - c[1]);
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        s[0] = s[0] * c.alpha + (T::ONE - c.alpha) * g * g;
+        let avg = if c.centered {
+            s[2] = lerp(s[2], g, T::ONE - c.alpha);
             (s[0] + -s[2] * s[2]).sqrt()
         } else {
             s[0].sqrt()
-        } + c[2];
-        if c[4] > T::ZERO {
-            s[1] = s[1] * c[4] + g / avg;
-            *p += (-c[0]) * s[1];
+        } + c.eps;
+        if c.momentum > T::ZERO {
+            s[1] = s[1] * c.momentum + g / avg;
+            *p += (-c.lr) * s[1];
         } else {
-            *p += (-c[0]) * (g / avg);
+            *p += (-c.lr) * (g / avg);
         }
     }
 }
@@ -187,12 +191,29 @@ config_builders!(Adagrad {
     maximize: bool
 });
 
+hyperparameters!(Adagrad {
+    lr,
+    maximize: maximize
+});
+
+/// The constants of one [`Adagrad`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct AdagradCoefficients<T> {
+    /// γₜ = γ/(1 + (t−1)η).
+    pub lr: T,
+    /// ε.
+    pub eps: T,
+    /// λ (coupled).
+    pub weight_decay: WeightDecay<T>,
+}
+
 impl Rule for Adagrad {
     const NAME: &'static str = "Adagrad";
-    fn buffers(&self) -> usize {
-        1
+    type Coefficients<T: Element> = AdagradCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["sum"]
     }
-    fn init_buffer(&self, _k: usize) -> f64 {
+    fn init_slot(&self, _k: usize) -> f64 {
         self.initial_accumulator_value
     }
     fn validate(&self) -> Result<()> {
@@ -208,27 +229,19 @@ impl Rule for Adagrad {
             format!("must be ≥ 0, got {}", self.initial_accumulator_value),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, step: u64, _s: &mut [f64]) -> [f64; 8] {
+    fn coefficients<T: Element>(&self, step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
         let clr = self.lr / (1.0 + (step as f64 - 1.0) * self.lr_decay);
-        [clr, self.eps, self.weight_decay, 0.0, 0.0, 0.0, 0.0, 0.0]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[2] != T::ZERO {
-            g += *p * c[2];
+        AdagradCoefficients {
+            lr: T::from_f64(clr),
+            eps: T::from_f64(self.eps),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
         }
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
         s[0] += g * g;
-        let std = s[0].sqrt() + c[1];
-        *p += (-c[0]) * (g / std);
+        let std = s[0].sqrt() + c.eps;
+        *p += (-c.lr) * (g / std);
     }
 }
 
@@ -275,10 +288,29 @@ config_builders!(Adadelta {
     maximize: bool
 });
 
+hyperparameters!(Adadelta {
+    lr,
+    maximize: maximize
+});
+
+/// The constants of one [`Adadelta`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct AdadeltaCoefficients<T> {
+    /// γ.
+    pub lr: T,
+    /// ρ.
+    pub rho: T,
+    /// ε.
+    pub eps: T,
+    /// λ (coupled).
+    pub weight_decay: WeightDecay<T>,
+}
+
 impl Rule for Adadelta {
     const NAME: &'static str = "Adadelta";
-    fn buffers(&self) -> usize {
-        2
+    type Coefficients<T: Element> = AdadeltaCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["square_avg", "acc_delta"]
     }
     fn validate(&self) -> Result<()> {
         check_common(self.lr, self.eps, self.weight_decay)?;
@@ -288,37 +320,21 @@ impl Rule for Adadelta {
             format!("must be in [0, 1], got {}", self.rho),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, _s: &mut [f64]) -> [f64; 8] {
-        [
-            self.lr,
-            self.rho,
-            self.eps,
-            self.weight_decay,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[3] != T::ZERO {
-            g += *p * c[3];
+    fn coefficients<T: Element>(&self, _step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
+        AdadeltaCoefficients {
+            lr: T::from_f64(self.lr),
+            rho: T::from_f64(self.rho),
+            eps: T::from_f64(self.eps),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
         }
-        let (rho, eps) = (c[1], c[2]);
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        let (rho, eps) = (c.rho, c.eps);
         s[0] = s[0] * rho + (T::ONE - rho) * g * g;
         let std = (s[0] + eps).sqrt();
         let delta = (s[1] + eps).sqrt() / std * g;
         s[1] = s[1] * rho + (T::ONE - rho) * delta * delta;
-        *p += (-c[0]) * delta;
+        *p += (-c.lr) * delta;
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::elementwise::{config_builders, Rule};
+use super::hyper::{hyperparameters, WeightDecay};
 use crate::tensor::Element;
 use crate::Result;
 
@@ -58,13 +59,32 @@ config_builders!(Asgd {
     maximize: bool
 });
 
+hyperparameters!(Asgd {
+    lr,
+    maximize: maximize
+});
+
+/// The constants of one [`Asgd`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct AsgdCoefficients<T> {
+    /// ηₜ.
+    pub eta: T,
+    /// μₜ (1: the average is θ itself).
+    pub mu: T,
+    /// L2 penalty on the gradient (`weight_decay`).
+    pub weight_decay: WeightDecay<T>,
+    /// 1 − ληₜ (λ `lambd`).
+    pub decay: T,
+}
+
 impl Rule for Asgd {
     const NAME: &'static str = "ASGD";
-    fn buffers(&self) -> usize {
-        1
+    type Coefficients<T: Element> = AsgdCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["ax"]
     }
-    fn init_scalars(&self) -> Vec<f64> {
-        vec![self.lr, 1.0] // η, μ
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("eta", self.lr), ("mu", 1.0)]
     }
     fn validate(&self) -> Result<()> {
         check(
@@ -78,40 +98,24 @@ impl Rule for Asgd {
             format!("must be ≥ 0, got {}", self.weight_decay),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, step: u64, s: &mut [f64]) -> [f64; 8] {
+    fn coefficients<T: Element>(&self, step: u64, s: &mut [f64]) -> Self::Coefficients<T> {
         let (eta, mu) = (s[0], s[1]);
         let t = step as f64;
         s[0] = self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha);
         s[1] = 1.0 / f64::max(1.0, t - self.t0);
-        [
-            eta,
-            mu,
-            self.lambd,
-            self.weight_decay,
-            1.0 - self.lambd * eta,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[3] != T::ZERO {
-            g += *p * c[3];
+        AsgdCoefficients {
+            eta: T::from_f64(eta),
+            mu: T::from_f64(mu),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
+            decay: T::from_f64(1.0 - self.lambd * eta),
         }
-        *p *= c[4];
-        *p += (-c[0]) * g;
-        s[0] = if c[1] != T::ONE {
-            s[0] + (*p - s[0]) * c[1]
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = c.weight_decay.apply(p, g);
+        *p *= c.decay;
+        *p += (-c.eta) * g;
+        s[0] = if c.mu != T::ONE {
+            s[0] + (*p - s[0]) * c.mu
         } else {
             *p
         };

@@ -3,8 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check, LrTarget, Optimizer};
-use crate::{Error, Gradients, Result, Tensor};
+use super::hyper::hyperparameters;
+use super::single::{single_group_lr_target, SingleGroup};
+use super::state::{state_error, take_tensor};
+use super::{check, Optimizer, OptimizerState};
+use crate::{DType, Gradients, Result, Tensor};
 
 /// How L-BFGS chooses its step length.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,14 +106,15 @@ impl Lbfgs {
         check(self.lr > 0.0, "lr", format!("must be > 0, got {}", self.lr))?;
         check(self.history_size > 0, "history_size", "must be > 0")?;
         Ok(LbfgsOptimizer {
-            config: self,
-            params,
+            group: SingleGroup::new(self, params),
             state: LbfgsState::default(),
         })
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+hyperparameters!(Lbfgs { lr });
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 struct LbfgsState {
     func_evals: usize,
     n_iter: usize,
@@ -126,8 +130,7 @@ struct LbfgsState {
 
 /// An [`Lbfgs`] optimizer with its parameters and history.
 pub struct LbfgsOptimizer {
-    config: Lbfgs,
-    params: Vec<Tensor>,
+    group: SingleGroup<Lbfgs>,
     state: LbfgsState,
 }
 
@@ -175,7 +178,8 @@ fn cubic_interpolate(
 
 impl LbfgsOptimizer {
     fn flat_grad(&self, grads: &Gradients) -> Vec<f64> {
-        self.params
+        self.group
+            .params
             .iter()
             .flat_map(|p| {
                 grads
@@ -189,7 +193,7 @@ impl LbfgsOptimizer {
     /// θ ← θ + step·update over the flattened parameters.
     fn add_grad(&self, step: f64, update: &[f64]) {
         let mut off = 0;
-        for p in &self.params {
+        for p in &self.group.params {
             let n = p.numel();
             let mut v = p.to_vec_f64();
             axpy(&mut v, step, &update[off..off + n]);
@@ -199,11 +203,11 @@ impl LbfgsOptimizer {
     }
 
     fn clone_params(&self) -> Vec<Tensor> {
-        self.params.iter().map(|p| p.detach()).collect()
+        self.group.params.iter().map(|p| p.detach()).collect()
     }
 
     fn set_params(&self, x: &[Tensor]) {
-        for (p, v) in self.params.iter().zip(x) {
+        for (p, v) in self.group.params.iter().zip(x) {
             p.assign_(v);
         }
     }
@@ -233,7 +237,8 @@ impl LbfgsOptimizer {
         g: &[f64],
         gtd: f64,
     ) -> (f64, Vec<f64>, f64, usize) {
-        let (c1, c2, tolerance_change, max_ls) = (1e-4, 0.9, self.config.tolerance_change, 25);
+        let (c1, c2, tolerance_change, max_ls) =
+            (1e-4, 0.9, self.group.config.tolerance_change, 25);
         let d_norm = max_abs(d);
         let (mut f_new, mut g_new) = self.directional_evaluate(closure, x, t, d);
         let mut ls_func_evals = 1;
@@ -382,7 +387,7 @@ impl Optimizer for LbfgsOptimizer {
     }
 
     fn step_with_closure(&mut self, closure: &mut dyn FnMut() -> (f64, Gradients)) -> f64 {
-        let cfg = self.config.clone();
+        let cfg = self.group.config.clone();
         let max_eval = cfg.max_eval.unwrap_or(cfg.max_iter * 5 / 4);
         let (orig_loss, grads) = closure();
         let mut loss = orig_loss;
@@ -493,47 +498,108 @@ impl Optimizer for LbfgsOptimizer {
     }
 
     fn params(&self) -> Vec<Tensor> {
-        self.params.clone()
+        self.group.params.clone()
     }
 
-    fn state_dict(&self) -> serde_json::Value {
-        serde_json::json!({"optimizer": "LBFGS", "config": self.config, "state": self.state})
-    }
-
-    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()> {
-        let bad = |m: String| Error::InvalidArgument {
-            name: "LBFGS state".into(),
-            message: m,
-        };
-        let config: Lbfgs =
-            serde_json::from_value(state["config"].clone()).map_err(|e| bad(e.to_string()))?;
-        let st: LbfgsState =
-            serde_json::from_value(state["state"].clone()).map_err(|e| bad(e.to_string()))?;
-        let n: usize = self.params.iter().map(|p| p.numel()).sum();
-        if !st.d.is_empty() && st.d.len() != n {
-            return Err(bad(format!(
-                "state for {} values, parameters have {n}",
-                st.d.len()
-            )));
+    /// Shared tensors (f64, over the flattened parameters of length n):
+    /// `d` [n], `prev_flat_grad` [n], `old_dirs` and `old_stps` [k, n],
+    /// `ro` [k]; absent while empty. The counters, `t`, `h_diag` and
+    /// `prev_loss` in the document.
+    fn state_dict(&self) -> OptimizerState {
+        let st = &self.state;
+        let mut tensors = Vec::new();
+        let flat = |v: &[f64]| Tensor::from_vec(v.to_vec(), &[v.len()]);
+        if !st.d.is_empty() {
+            tensors.push(("d".to_string(), flat(&st.d)));
         }
-        self.config = config;
+        if let Some(g) = &st.prev_flat_grad {
+            tensors.push(("prev_flat_grad".to_string(), flat(g)));
+        }
+        let stack = |rows: &[Vec<f64>]| {
+            let n = rows.first().map_or(0, Vec::len);
+            Tensor::from_vec(rows.concat(), &[rows.len(), n])
+        };
+        if !st.old_dirs.is_empty() {
+            tensors.push(("old_dirs".to_string(), stack(&st.old_dirs)));
+            tensors.push(("old_stps".to_string(), stack(&st.old_stps)));
+            tensors.push(("ro".to_string(), flat(&st.ro)));
+        }
+        let meta = serde_json::json!({
+            "func_evals": st.func_evals,
+            "n_iter": st.n_iter,
+            "t": st.t,
+            "h_diag": st.h_diag,
+            "prev_loss": st.prev_loss,
+        });
+        self.group.state_dict("LBFGS", tensors, meta)
+    }
+
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Scalars {
+            func_evals: usize,
+            n_iter: usize,
+            t: f64,
+            h_diag: f64,
+            prev_loss: Option<f64>,
+        }
+        let (config, saved) = self.group.read("LBFGS", &state.meta)?;
+        let s: Scalars =
+            serde_json::from_value(saved).map_err(|e| state_error("LBFGS", e.to_string()))?;
+        let n: usize = self.group.params.iter().map(|p| p.numel()).sum();
+        let vector = |name: &str| -> Result<Option<Vec<f64>>> {
+            match state.tensor(name) {
+                None => Ok(None),
+                Some(_) => Ok(Some(
+                    take_tensor("LBFGS", state, name, &[n], DType::F64)?.to_vec_f64(),
+                )),
+            }
+        };
+        let d = vector("d")?.unwrap_or_default();
+        let prev_flat_grad = vector("prev_flat_grad")?;
+        let (old_dirs, old_stps, ro) = match state.tensor("old_dirs") {
+            None => (vec![], vec![], vec![]),
+            Some(t) => {
+                let k = t.shape().first().copied().unwrap_or(0);
+                let rows = |name: &str| -> Result<Vec<Vec<f64>>> {
+                    let v = take_tensor("LBFGS", state, name, &[k, n], DType::F64)?.to_vec_f64();
+                    Ok(v.chunks(n.max(1)).map(<[f64]>::to_vec).collect())
+                };
+                let ro = take_tensor("LBFGS", state, "ro", &[k], DType::F64)?.to_vec_f64();
+                (rows("old_dirs")?, rows("old_stps")?, ro)
+            }
+        };
+        self.group.config = config;
+        self.state = LbfgsState {
+            func_evals: s.func_evals,
+            n_iter: s.n_iter,
+            d,
+            t: s.t,
+            old_dirs,
+            old_stps,
+            ro,
+            h_diag: s.h_diag,
+            prev_flat_grad,
+            prev_loss: s.prev_loss,
+        };
+        Ok(())
+    }
+
+    fn load_state_dict_v1(&mut self, state: &serde_json::Value) -> Result<()> {
+        let (config, saved) = self.group.read("LBFGS", state)?;
+        let st: LbfgsState =
+            serde_json::from_value(saved).map_err(|e| state_error("LBFGS", e.to_string()))?;
+        let n: usize = self.group.params.iter().map(|p| p.numel()).sum();
+        if !st.d.is_empty() && st.d.len() != n {
+            return Err(state_error(
+                "LBFGS",
+                format!("state for {} values, parameters have {n}", st.d.len()),
+            ));
+        }
+        self.group.config = config;
         self.state = st;
         Ok(())
     }
 }
 
-impl LrTarget for LbfgsOptimizer {
-    fn num_groups(&self) -> usize {
-        1
-    }
-    fn lr(&self, _g: usize) -> f64 {
-        self.config.lr
-    }
-    fn set_lr(&mut self, _g: usize, lr: f64) {
-        self.config.lr = lr;
-    }
-    fn momentum(&self, _g: usize) -> Option<f64> {
-        None
-    }
-    fn set_momentum(&mut self, _g: usize, _m: f64) {}
-}
+single_group_lr_target!(LbfgsOptimizer);

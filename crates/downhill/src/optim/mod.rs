@@ -25,24 +25,34 @@ mod adaptive;
 mod asgd;
 pub mod clip;
 mod elementwise;
+mod hyper;
 mod lbfgs;
 mod line_search;
 mod muon;
 mod rules;
 mod sgd;
 mod sign;
+mod single;
+mod state;
 
-pub use adafactor::Adafactor;
-pub use adam::{Adam, AdamW, Adamax, NAdam, RAdam};
-pub use adaptive::{Adadelta, Adagrad, RMSprop};
-pub use asgd::Asgd;
+pub use adafactor::{Adafactor, AdafactorOptimizer};
+pub use adam::{
+    Adam, AdamCoefficients, AdamW, Adamax, AdamaxCoefficients, NAdam, NAdamCoefficients, RAdam,
+    RAdamCoefficients,
+};
+pub use adaptive::{
+    Adadelta, AdadeltaCoefficients, Adagrad, AdagradCoefficients, RMSprop, RMSpropCoefficients,
+};
+pub use asgd::{Asgd, AsgdCoefficients};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use elementwise::{Elementwise, ParamGroup, Rule};
-pub use lbfgs::{Lbfgs, LineSearch};
+pub use hyper::{Hyperparameters, WeightDecay};
+pub use lbfgs::{Lbfgs, LbfgsOptimizer, LineSearch};
 pub use line_search::BacktrackingLineSearch;
-pub use muon::Muon;
-pub use sgd::{GradientDescent, Sgd};
-pub use sign::{Lion, Rprop};
+pub use muon::{Muon, MuonOptimizer};
+pub use sgd::{GradientDescent, GradientDescentCoefficients, Sgd, SgdCoefficients};
+pub use sign::{Lion, LionCoefficients, Rprop, RpropCoefficients};
+pub use state::OptimizerState;
 
 use crate::{Error, Gradients, Result, Tensor};
 
@@ -83,14 +93,23 @@ pub trait Optimizer: LrTarget + Send {
     /// Every parameter it updates, group by group.
     fn params(&self) -> Vec<Tensor>;
 
-    /// Hyperparameters and state (moments, step counts) as plain data; a run
-    /// resumed from it continues bit-identically.
-    fn state_dict(&self) -> serde_json::Value;
+    /// The state as named tensors (moments in the parameters' dtype) and a
+    /// small document (hyperparameters, step counts): see [`OptimizerState`]
+    /// for the key scheme. The tensors share memory with the optimizer, as
+    /// PyTorch's do; a run resumed from it continues bit-identically.
+    fn state_dict(&self) -> OptimizerState;
 
-    /// Restores what [`Optimizer::state_dict`] saved.
+    /// Restores what [`Optimizer::state_dict`] saved, copying the tensors.
     ///
     /// **Errors** if the state is malformed or does not fit the parameters.
-    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()>;
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()>;
+
+    /// Restores the JSON state of checkpoint format 1 (downhill's
+    /// `state_dict` before the state became tensors), so old checkpoints
+    /// resume.
+    ///
+    /// **Errors** if the state is malformed or does not fit the parameters.
+    fn load_state_dict_v1(&mut self, state: &serde_json::Value) -> Result<()>;
 }
 
 /// `Err(InvalidArgument)` unless `ok`: the hyperparameter checks of every config.

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check, LrTarget, Optimizer};
-use crate::{Error, Gradients, Result, Tensor};
+use super::hyper::hyperparameters;
+use super::single::{single_group_lr_target, SingleGroup};
+use super::state::{state_error, take_tensor};
+use super::{check, Optimizer, OptimizerState};
+use crate::{DType, Error, Gradients, Result, Tensor};
 
 /// Muon (Jordan et al., 2024), `torch.optim.Muon`, for matrices:
 ///
@@ -113,17 +116,20 @@ impl Muon {
         }
         let state = vec![None; params.len()];
         Ok(MuonOptimizer {
-            config: self,
-            params,
+            group: SingleGroup::new(self, params),
             state,
         })
     }
 }
 
+hyperparameters!(Muon {
+    lr,
+    momentum: momentum
+});
+
 /// A [`Muon`] optimizer with its parameters and momentum buffers.
 pub struct MuonOptimizer {
-    config: Muon,
-    params: Vec<Tensor>,
+    group: SingleGroup<Muon>,
     state: Vec<Option<Vec<f64>>>,
 }
 
@@ -163,8 +169,8 @@ impl Optimizer for MuonOptimizer {
     }
 
     fn step(&mut self, grads: &Gradients) {
-        let cfg = &self.config;
-        for (p, st) in self.params.iter().zip(&mut self.state) {
+        let cfg = &self.group.config;
+        for (p, st) in self.group.params.iter().zip(&mut self.state) {
             let Some(g) = grads.get(p) else { continue };
             let g = g.to_vec_f64();
             let (rows, cols) = (p.shape()[0], p.shape()[1]);
@@ -198,49 +204,54 @@ impl Optimizer for MuonOptimizer {
     }
 
     fn params(&self) -> Vec<Tensor> {
-        self.params.clone()
+        self.group.params.clone()
     }
 
-    fn state_dict(&self) -> serde_json::Value {
-        serde_json::json!({"optimizer": "Muon", "config": self.config, "state": self.state})
-    }
-
-    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()> {
-        let bad = |m: String| Error::InvalidArgument {
-            name: "Muon state".into(),
-            message: m,
-        };
-        let config: Muon =
-            serde_json::from_value(state["config"].clone()).map_err(|e| bad(e.to_string()))?;
-        let st: Vec<Option<Vec<f64>>> =
-            serde_json::from_value(state["state"].clone()).map_err(|e| bad(e.to_string()))?;
-        if st.len() != self.params.len() {
-            return Err(bad(format!(
-                "{} parameters saved, {} here",
-                st.len(),
-                self.params.len()
-            )));
+    /// Tensors `{i}.momentum_buffer` (f64, the parameter's shape).
+    fn state_dict(&self) -> OptimizerState {
+        let mut tensors = Vec::new();
+        let mut saved = Vec::new();
+        for (i, (p, st)) in self.group.params.iter().zip(&self.state).enumerate() {
+            saved.push(st.is_some());
+            if let Some(b) = st {
+                tensors.push((
+                    OptimizerState::param_key(i, "momentum_buffer"),
+                    Tensor::from_vec(b.clone(), p.shape()),
+                ));
+            }
         }
-        self.config = config;
+        self.group
+            .state_dict("Muon", tensors, serde_json::json!(saved))
+    }
+
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        let (config, saved) = self.group.read("Muon", &state.meta)?;
+        let saved: Vec<bool> =
+            serde_json::from_value(saved).map_err(|e| state_error("Muon", e.to_string()))?;
+        self.group.check_count("Muon", saved.len())?;
+        let mut all = Vec::new();
+        for (i, (p, has)) in self.group.params.iter().zip(saved).enumerate() {
+            all.push(if has {
+                let key = OptimizerState::param_key(i, "momentum_buffer");
+                Some(take_tensor("Muon", state, &key, p.shape(), DType::F64)?.to_vec_f64())
+            } else {
+                None
+            });
+        }
+        self.group.config = config;
+        self.state = all;
+        Ok(())
+    }
+
+    fn load_state_dict_v1(&mut self, state: &serde_json::Value) -> Result<()> {
+        let (config, saved) = self.group.read("Muon", state)?;
+        let st: Vec<Option<Vec<f64>>> =
+            serde_json::from_value(saved).map_err(|e| state_error("Muon", e.to_string()))?;
+        self.group.check_count("Muon", st.len())?;
+        self.group.config = config;
         self.state = st;
         Ok(())
     }
 }
 
-impl LrTarget for MuonOptimizer {
-    fn num_groups(&self) -> usize {
-        1
-    }
-    fn lr(&self, _g: usize) -> f64 {
-        self.config.lr
-    }
-    fn set_lr(&mut self, _g: usize, lr: f64) {
-        self.config.lr = lr;
-    }
-    fn momentum(&self, _g: usize) -> Option<f64> {
-        Some(self.config.momentum)
-    }
-    fn set_momentum(&mut self, _g: usize, m: f64) {
-        self.config.momentum = m;
-    }
-}
+single_group_lr_target!(MuonOptimizer);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::elementwise::{config_builders, Rule};
+use super::hyper::{hyperparameters, WeightDecay};
 use crate::tensor::Element;
 use crate::Result;
 
@@ -43,10 +44,23 @@ config_builders!(GradientDescent {
     maximize: bool
 });
 
+hyperparameters!(GradientDescent {
+    lr,
+    maximize: maximize
+});
+
+/// The constant of [`GradientDescent`]'s step: θ ← θ − α·g.
+#[derive(Clone, Copy, Debug)]
+pub struct GradientDescentCoefficients<T> {
+    /// α.
+    pub lr: T,
+}
+
 impl Rule for GradientDescent {
     const NAME: &'static str = "GradientDescent";
-    fn buffers(&self) -> usize {
-        0
+    type Coefficients<T: Element> = GradientDescentCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &[]
     }
     fn validate(&self) -> Result<()> {
         check(
@@ -55,21 +69,14 @@ impl Rule for GradientDescent {
             format!("must be a finite number ≥ 0, got {}", self.lr),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, _s: &mut [f64]) -> [f64; 8] {
-        [self.lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    fn coefficients<T: Element>(&self, _step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
+        GradientDescentCoefficients {
+            lr: T::from_f64(self.lr),
+        }
     }
     // θ ← θ − α·g
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, _s: &mut [T]) {
-        *p += (-c[0]) * g;
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, _s: &mut [T]) {
+        *p += (-c.lr) * g;
     }
 }
 
@@ -128,13 +135,37 @@ config_builders!(Sgd {
     maximize: bool
 });
 
+hyperparameters!(Sgd {
+    lr,
+    momentum: momentum,
+    maximize: maximize
+});
+
+/// The constants of one [`Sgd`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct SgdCoefficients<T> {
+    /// α.
+    pub lr: T,
+    /// μ.
+    pub momentum: T,
+    /// 1 − τ.
+    pub one_minus_dampening: T,
+    /// λ (coupled).
+    pub weight_decay: WeightDecay<T>,
+    /// The momentum buffer starts as the gradient at this step.
+    pub first: bool,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+}
+
 impl Rule for Sgd {
     const NAME: &'static str = "SGD";
-    fn buffers(&self) -> usize {
-        1
+    type Coefficients<T: Element> = SgdCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["momentum_buffer"]
     }
-    fn init_scalars(&self) -> Vec<f64> {
-        vec![0.0] // 1 once the momentum buffer holds a value
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("momentum_started", 0.0)] // 1 once the momentum buffer holds a value
     }
     fn validate(&self) -> Result<()> {
         check(
@@ -158,57 +189,34 @@ impl Rule for Sgd {
             "requires a momentum and zero dampening",
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.momentum = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, s: &mut [f64]) -> [f64; 8] {
-        let first = if self.momentum != 0.0 && s[0] == 0.0 {
+    fn coefficients<T: Element>(&self, _step: u64, s: &mut [f64]) -> Self::Coefficients<T> {
+        let first = self.momentum != 0.0 && s[0] == 0.0;
+        if first {
             s[0] = 1.0;
-            1.0
-        } else {
-            0.0
-        };
-        let nesterov = if self.nesterov { 1.0 } else { 0.0 };
-        [
-            self.lr,
-            self.momentum,
-            1.0 - self.dampening,
-            self.weight_decay,
-            first,
-            nesterov,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let mut g = g;
-        if c[3] != T::ZERO {
-            g += *p * c[3];
         }
-        if c[1] != T::ZERO {
-            s[0] = if c[4] != T::ZERO {
+        SgdCoefficients {
+            lr: T::from_f64(self.lr),
+            momentum: T::from_f64(self.momentum),
+            one_minus_dampening: T::from_f64(1.0 - self.dampening),
+            weight_decay: WeightDecay::coupled(self.weight_decay),
+            first,
+            nesterov: self.nesterov,
+        }
+    }
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let mut g = c.weight_decay.apply(p, g);
+        if c.momentum != T::ZERO {
+            s[0] = if c.first {
                 g
             } else {
-                s[0] * c[1] + g * c[2]
+                s[0] * c.momentum + g * c.one_minus_dampening
             };
-            g = if c[5] != T::ZERO {
-                g + s[0] * c[1]
+            g = if c.nesterov {
+                g + s[0] * c.momentum
             } else {
                 s[0]
             };
         }
-        *p += g * (-c[0]);
+        *p += g * (-c.lr);
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::elementwise::{config_builders, Rule};
+use super::hyper::hyperparameters;
 use crate::tensor::Element;
 use crate::Result;
 
@@ -58,13 +59,31 @@ config_builders!(Rprop {
     maximize: bool
 });
 
+hyperparameters!(Rprop {
+    lr,
+    maximize: maximize
+});
+
+/// The constants of one [`Rprop`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct RpropCoefficients<T> {
+    /// η₋.
+    pub eta_minus: T,
+    /// η₊.
+    pub eta_plus: T,
+    /// Smallest step size.
+    pub step_size_min: T,
+    /// Largest step size.
+    pub step_size_max: T,
+}
+
 impl Rule for Rprop {
     const NAME: &'static str = "Rprop";
-    // previous gradient, step size
-    fn buffers(&self) -> usize {
-        2
+    type Coefficients<T: Element> = RpropCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["prev", "step_size"]
     }
-    fn init_buffer(&self, k: usize) -> f64 {
+    fn init_slot(&self, k: usize) -> f64 {
         if k == 1 {
             self.lr
         } else {
@@ -83,29 +102,16 @@ impl Rule for Rprop {
             format!("need 0 < η₋ < 1 < η₊, got {:?}", self.etas),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
+    fn coefficients<T: Element>(&self, _step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
+        RpropCoefficients {
+            eta_minus: T::from_f64(self.etas.0),
+            eta_plus: T::from_f64(self.etas.1),
+            step_size_min: T::from_f64(self.step_sizes.0),
+            step_size_max: T::from_f64(self.step_sizes.1),
+        }
     }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, _s: &mut [f64]) -> [f64; 8] {
-        [
-            self.etas.0,
-            self.etas.1,
-            self.step_sizes.0,
-            self.step_sizes.1,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let (eminus, eplus) = (c[0], c[1]);
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let (eminus, eplus) = (c.eta_minus, c.eta_plus);
         let prod = g * s[0];
         let factor = if prod > T::ZERO {
             eplus
@@ -115,7 +121,7 @@ impl Rule for Rprop {
             T::ONE
         };
         let stepped = s[1] * factor;
-        s[1] = stepped.max_nan(c[2]).min_nan(c[3]);
+        s[1] = stepped.max_nan(c.step_size_min).min_nan(c.step_size_max);
         let g = if factor == eminus { T::ZERO } else { g };
         *p += -sign(g) * s[1];
         s[0] = g;
@@ -162,10 +168,30 @@ config_builders!(Lion {
     maximize: bool
 });
 
+hyperparameters!(Lion {
+    lr,
+    momentum: betas.0,
+    maximize: maximize
+});
+
+/// The constants of one [`Lion`] step (names from its formula).
+#[derive(Clone, Copy, Debug)]
+pub struct LionCoefficients<T> {
+    /// α.
+    pub lr: T,
+    /// β1.
+    pub beta1: T,
+    /// β2.
+    pub beta2: T,
+    /// λ, decoupled and scaled by α inside the step (optax's).
+    pub weight_decay: T,
+}
+
 impl Rule for Lion {
     const NAME: &'static str = "Lion";
-    fn buffers(&self) -> usize {
-        1
+    type Coefficients<T: Element> = LionCoefficients<T>;
+    fn slots(&self) -> &'static [&'static str] {
+        &["exp_avg"]
     }
     fn validate(&self) -> Result<()> {
         check(
@@ -179,38 +205,19 @@ impl Rule for Lion {
             format!("must be in [0, 1], got {:?}", self.betas),
         )
     }
-    fn lr(&self) -> f64 {
-        self.lr
+    fn coefficients<T: Element>(&self, _step: u64, _s: &mut [f64]) -> Self::Coefficients<T> {
+        LionCoefficients {
+            lr: T::from_f64(self.lr),
+            beta1: T::from_f64(self.betas.0),
+            beta2: T::from_f64(self.betas.1),
+            weight_decay: T::from_f64(self.weight_decay),
+        }
     }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn set_momentum(&mut self, m: f64) {
-        self.betas.0 = m;
-    }
-    fn maximize(&self) -> bool {
-        self.maximize
-    }
-    fn coefficients(&self, _step: u64, _s: &mut [f64]) -> [f64; 8] {
-        [
-            self.lr,
-            self.betas.0,
-            self.betas.1,
-            self.weight_decay,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-        ]
-    }
-    fn update<T: Element>(&self, c: &[T; 8], p: &mut T, g: T, s: &mut [T]) {
-        let (b1, b2) = (c[1], c[2]);
+    fn update<T: Element>(&self, c: &Self::Coefficients<T>, p: &mut T, g: T, s: &mut [T]) {
+        let (b1, b2) = (c.beta1, c.beta2);
         let u = sign((T::ONE - b1) * g + b1 * s[0]);
         s[0] = (T::ONE - b2) * g + b2 * s[0];
-        let u = u + c[3] * *p;
-        *p += (-c[0]) * u;
+        let u = u + c.weight_decay * *p;
+        *p += (-c.lr) * u;
     }
 }

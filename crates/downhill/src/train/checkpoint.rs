@@ -1,20 +1,33 @@
-//! Checkpoint files: tensors and JSON state in one safetensors file, written
-//! atomically; large float arrays of the JSON state (optimizer moments) are
-//! stored as exact `f64` tensors instead of text.
+//! Checkpoint files: named tensors and a small JSON document in one
+//! safetensors file, streamed to disk atomically.
+//!
+//! Format 2 (`"format": "downhill-checkpoint/2"` in the document) keeps every
+//! tensor in its own dtype under one key scheme, readable by Python's
+//! `safetensors.safe_open` / `safetensors.torch.load_file`:
+//!
+//! | key | what |
+//! |---|---|
+//! | `model.{name}` | the model's parameters and buffers (`{name}` as in its `state_dict`, PyTorch's) |
+//! | `best.{name}` | the best weights kept for `restore_best` (absent when they equal the model's: the document then says `"best": "model"`) |
+//! | `optim.{name}.{slot}` | the optimizer's state for parameter `{name}`, slot named as PyTorch names it (`optim.0.weight.exp_avg`, `optim.0.weight.exp_avg_sq`) |
+//! | `optim.{slot}` | optimizer state shared by all parameters (L-BFGS's `old_dirs`) |
+//!
+//! The document (metadata key `downhill.state`) holds the optimizer's
+//! hyperparameters and step counts, the schedule, the generators, the
+//! loader, counters and history. Format 1 (an older JSON optimizer state,
+//! its long arrays moved into f64 tensors `__state__.N`) still loads.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::nn::{tensors_from_bytes, tensors_to_bytes_with_metadata, write_atomic};
+use crate::nn::{tensors_from_bytes, write_atomic_with, write_safetensors};
 use crate::{Error, Result, Tensor};
 
 /// The metadata key holding the JSON state.
 const STATE_KEY: &str = "downhill.state";
-/// Arrays at least this long move from JSON into tensors.
-const EXTERNALIZE_MIN: usize = 16;
-/// Prefix of the tensors that hold externalized JSON arrays.
+/// Prefix of the tensors that hold format 1's externalized JSON arrays.
 const ARRAY_PREFIX: &str = "__state__.";
 
 /// What a checkpoint holds: named tensors and a JSON document.
@@ -28,21 +41,17 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Writes the checkpoint to `path` atomically (temporary file, fsync,
-    /// rename): a crash at any moment leaves the previous file intact.
+    /// rename): a crash at any moment leaves the previous file intact. The
+    /// tensors are streamed from their memory, not copied.
     ///
-    /// **Errors** on I/O failure.
+    /// **Errors** on I/O failure or a duplicate tensor name.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut state = self.state.clone();
-        let mut tensors = self.tensors.clone();
-        let mut counter = 0;
-        externalize(&mut state, &mut tensors, &mut counter);
         let mut meta = HashMap::new();
         meta.insert(
             STATE_KEY.to_string(),
-            serde_json::to_string(&state).expect("JSON values serialize"),
+            serde_json::to_string(&self.state).expect("JSON values serialize"),
         );
-        let bytes = tensors_to_bytes_with_metadata(&tensors, Some(meta))?;
-        write_atomic(path, &bytes)
+        write_atomic_with(path, |w| write_safetensors(w, &self.tensors, Some(&meta)))
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
@@ -94,24 +103,8 @@ impl Checkpoint {
     }
 }
 
-fn externalize(v: &mut Value, tensors: &mut Vec<(String, Tensor)>, counter: &mut usize) {
-    match v {
-        Value::Array(a) if a.len() >= EXTERNALIZE_MIN && a.iter().all(|x| x.is_f64()) => {
-            let data: Vec<f64> = a.iter().map(|x| x.as_f64().expect("checked")).collect();
-            let key = format!("{counter}");
-            *counter += 1;
-            let n = data.len();
-            tensors.push((format!("{ARRAY_PREFIX}{key}"), Tensor::from_vec(data, &[n])));
-            *v = serde_json::json!({ "$array": key });
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| externalize(x, tensors, counter)),
-        Value::Object(o) => o
-            .values_mut()
-            .for_each(|x| externalize(x, tensors, counter)),
-        _ => {}
-    }
-}
-
+/// Puts format 1's arrays (`{"$array": key}` placeholders) back into the
+/// JSON state.
 fn internalize(v: &mut Value, arrays: &HashMap<String, Tensor>) -> std::result::Result<(), String> {
     if let Value::Object(o) = v {
         if o.len() == 1 {
@@ -138,6 +131,15 @@ fn internalize(v: &mut Value, arrays: &HashMap<String, Tensor>) -> std::result::
         }
     }
     Ok(())
+}
+
+/// The checkpoint file this trainer wrote last, and the step and epoch whose
+/// state it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct SavedAt {
+    pub(super) path: PathBuf,
+    pub(super) step: usize,
+    pub(super) epoch: usize,
 }
 
 /// The checkpoint files of a run directory, oldest first (`epoch-NNNNNN.safetensors`).
@@ -167,12 +169,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_arrays_round_trip_exactly_through_tensors() {
-        let small: Vec<f32> = (0..40).map(|i| (i as f32 * 0.1).sin() / 3.0).collect();
-        let big: Vec<f64> = (0..100).map(|i| (i as f64).sqrt() * 1e-7).collect();
-        let state = serde_json::json!({"a": small, "nested": [{"b": big, "step": 3}], "ints": (0..20).collect::<Vec<u32>>()});
+    fn tensors_keep_their_dtype_and_the_state_its_values() {
+        let state =
+            serde_json::json!({"format": "x", "ints": (0..20).collect::<Vec<u32>>(), "f": 0.1});
         let ck = Checkpoint {
-            tensors: vec![("w".into(), Tensor::ones(&[2, 2]))],
+            tensors: vec![
+                (
+                    "model.w".into(),
+                    Tensor::from_vec(vec![0.1f32, 0.2, 0.3, 0.4], &[2, 2]),
+                ),
+                (
+                    "optim.w.m".into(),
+                    Tensor::from_vec(vec![1.0f64 / 3.0], &[1]),
+                ),
+            ],
             state: state.clone(),
         };
         let dir = std::env::temp_dir().join(format!("downhill-ck-{}", std::process::id()));
@@ -181,10 +191,30 @@ mod tests {
         ck.save(&p).unwrap();
         let back = Checkpoint::load(&p).unwrap();
         assert_eq!(back.state, state);
-        let a: Vec<f32> = serde_json::from_value(back.state["a"].clone()).unwrap();
-        assert_eq!(a, small);
-        assert_eq!(back.tensors.len(), 1);
+        assert_eq!(back.tensors.len(), 2);
+        for ((na, a), (nb, b)) in ck.tensors.iter().zip(&back.tensors) {
+            assert_eq!((na, a.dtype(), a.shape()), (nb, b.dtype(), b.shape()));
+            assert_eq!(a.to_vec_f64(), b.to_vec_f64());
+        }
+        // The file is what the safetensors crate reads: 4·4 + 8 bytes of data.
+        let bytes = std::fs::read(&p).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("model.w").unwrap().data().len(), 16);
+        assert_eq!(
+            st.tensor("optim.w.m").unwrap().dtype(),
+            safetensors::Dtype::F64
+        );
         assert_eq!(latest_checkpoint(&dir), Some(p));
+        // A duplicate name is refused and leaves nothing behind.
+        let dup = Checkpoint {
+            tensors: vec![
+                ("a".into(), Tensor::zeros(&[1])),
+                ("a".into(), Tensor::zeros(&[1])),
+            ],
+            state: serde_json::json!({}),
+        };
+        assert!(dup.save(&dir.join("dup.safetensors")).is_err());
+        assert!(!dir.join("dup.safetensors").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

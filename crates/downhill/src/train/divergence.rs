@@ -3,11 +3,11 @@
 //! rose far above the first), and the response (roll back to the start of
 //! the epoch with halved learning rates, or stop naming a smaller rate).
 
+use super::checkpoint::{Checkpoint, SavedAt};
 use super::config::Schedule;
 use super::progress::Progress;
 use super::stopping::{DivergencePolicy, StopReason};
 use super::trainer::Trainer;
-use super::Checkpoint;
 use crate::{DType, Gradients, Result, Tensor};
 
 /// The thresholds of [`TrainConfig`](super::TrainConfig) that define divergence.
@@ -87,25 +87,51 @@ pub(super) fn verdict(policy: DivergencePolicy, rollbacks: usize, snapshot: bool
     }
 }
 
+/// The state a rollback returns to: the start of the epoch.
+#[derive(Debug)]
+pub(super) enum Snapshot {
+    /// The epoch checkpoint already on disk holds it (written at the end of
+    /// the previous epoch, nothing changed since): no copy in memory.
+    File(SavedAt),
+    /// A copy of the tensors (no serialization), when no file holds it.
+    Memory(Box<Checkpoint>),
+}
+
 impl Trainer {
     /// The state to roll back to, taken at the start of every epoch when the
-    /// policy may roll back.
-    pub(super) fn rollback_snapshot(&self) -> Option<Checkpoint> {
-        matches!(self.config.divergence, DivergencePolicy::Rollback { .. })
-            .then(|| self.checkpoint())
+    /// policy may roll back: the checkpoint file written at the current step
+    /// if there is one (the epoch checkpoint of the previous epoch, with
+    /// `checkpoint_every` 1), else a copy of the tensors in memory (model
+    /// and optimizer state: about 3× the parameter bytes for Adam).
+    pub(super) fn rollback_snapshot(&self) -> Option<Snapshot> {
+        if !matches!(self.config.divergence, DivergencePolicy::Rollback { .. }) {
+            return None;
+        }
+        Some(match &self.saved {
+            Some(s)
+                if s.step == self.state.step
+                    && s.epoch == self.state.epoch
+                    && self.state.partial.is_none()
+                    && s.path.is_file() =>
+            {
+                Snapshot::File(s.clone())
+            }
+            _ => Snapshot::Memory(Box::new(self.checkpoint())),
+        })
     }
 
     /// Applies the policy to the divergence `what` in epoch `epoch`; returns
     /// whether the epoch is to be run again (after a rollback).
     ///
     /// # Errors
-    /// If the snapshot cannot be restored (it was taken from this trainer, so
-    /// only a bug makes it fail).
+    /// If the snapshot cannot be restored (a snapshot in memory was taken
+    /// from this trainer, so only a bug makes it fail; a file may have been
+    /// removed or damaged since it was written).
     pub(super) fn on_divergence(
         &mut self,
         what: &str,
         epoch: usize,
-        snapshot: Option<Checkpoint>,
+        snapshot: Option<Snapshot>,
         progress: &Progress,
     ) -> Result<bool> {
         let lr = self.optimizer.lr(0);
@@ -118,7 +144,13 @@ impl Trainer {
             snapshot,
         ) {
             (Verdict::RollBack { attempt, max }, Some(snap)) => {
-                self.restore(&snap, std::path::Path::new("<memory>"))?;
+                match snap {
+                    Snapshot::Memory(ck) => self.restore(&ck, std::path::Path::new("<memory>"))?,
+                    Snapshot::File(saved) => {
+                        self.resume_from(&saved.path)?;
+                        self.saved = Some(saved);
+                    }
+                }
                 self.state.rollbacks = attempt;
                 self.halve_learning_rates();
                 self.state.message = format!(

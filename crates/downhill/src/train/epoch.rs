@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{latest_checkpoint, list_checkpoints};
+use super::checkpoint::latest_checkpoint;
 use super::config::{Control, GradientInfo, Schedule, StepInfo};
 use super::divergence::Guard;
 use super::progress::Progress;
@@ -15,7 +15,7 @@ use super::stopping::StopReason;
 use super::trainer::Trainer;
 use super::update::{apply_update, evaluate_step, Accumulator, Clip};
 use crate::data::{DataLoader, Dataset};
-use crate::{Error, Gradients, Result, Tensor};
+use crate::{Gradients, Result, Tensor};
 
 /// What one epoch's batches amounted to; the end-of-epoch policies decide on
 /// it (after [`Reducer::reduce_epoch`](super::Reducer::reduce_epoch)).
@@ -218,26 +218,13 @@ impl Trainer {
     ///
     /// # Errors
     /// On I/O failure.
-    pub(super) fn save_partial_checkpoint(&self) -> Result<()> {
-        let Some(dir) = &self.config.checkpoint_dir else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
+    pub(super) fn save_partial_checkpoint(&mut self) -> Result<()> {
         let name = format!(
             "epoch-{:06}-step-{:09}.safetensors",
             self.state.epoch + 1,
             self.state.step
         );
-        self.checkpoint().save(&dir.join(name))?;
-        let all = list_checkpoints(dir);
-        let keep = self.config.keep_last.max(1);
-        for old in all.iter().take(all.len().saturating_sub(keep)) {
-            let _ = std::fs::remove_file(old);
-        }
-        Ok(())
+        self.save_checkpoint_file(&name)
     }
 
     /// The report's message for an interrupted run: where it stopped and

@@ -8,7 +8,6 @@ use super::epoch::EpochSummary;
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;
-use super::resume::deep_copy;
 use super::stopping::{Monitor, StopReason};
 use super::trainer::Trainer;
 use super::Metrics;
@@ -157,7 +156,7 @@ impl Trainer {
         self.state.bad_epochs = 0;
         if es.is_some_and(|e| e.restore_best) {
             let own = self.model.state_dict();
-            self.best_weights = Some(own.iter().map(|(n, t)| (n.clone(), deep_copy(t))).collect());
+            self.best_weights = Some(own.iter().map(|(n, t)| (n.clone(), t.detach())).collect());
         }
         if let Some(dir) = &self.config.checkpoint_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {

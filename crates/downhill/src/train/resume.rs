@@ -1,32 +1,89 @@
-//! Checkpointing a [`Trainer`]: its complete state as a [`Checkpoint`], and
-//! restoring it so a run continues bit-identically.
+//! Checkpointing a [`Trainer`]: its complete state as a [`Checkpoint`]
+//! (format 2, see [`super::checkpoint`]), and restoring it — from memory
+//! or from a file of format 1 or 2 — so a run continues bit-identically.
+
+use std::collections::HashMap;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::checkpoint::{list_checkpoints, Checkpoint};
+use super::checkpoint::{list_checkpoints, Checkpoint, SavedAt};
 use super::config::Schedule;
 use super::trainer::{RunState, Trainer};
-use crate::{DType, Error, Result, Tensor};
+use crate::optim::OptimizerState;
+use crate::{Error, Result, Tensor};
 
-pub(super) fn deep_copy(t: &Tensor) -> Tensor {
-    match t.dtype() {
-        DType::F32 => Tensor::from_vec(t.to_vec::<f32>(), t.shape()),
-        DType::F64 => Tensor::from_vec(t.to_vec::<f64>(), t.shape()),
-    }
+const FORMAT_1: &str = "downhill-checkpoint/1";
+const FORMAT_2: &str = "downhill-checkpoint/2";
+/// Prefix of the optimizer's state tensors in a checkpoint.
+const OPTIM: &str = "optim.";
+
+/// How the tensors of a checkpoint relate to the trainer's.
+#[derive(Clone, Copy, PartialEq)]
+enum Tensors {
+    /// Shared with the trainer (the next step changes them): for writing at once.
+    Shared,
+    /// Copies: a snapshot that outlives later steps.
+    Copied,
 }
 
 impl Trainer {
-    /// The complete training state: model tensors, optimizer and schedule
-    /// state, generators, loader, counters, history, best weights, extra.
+    /// The complete training state — model tensors, optimizer state,
+    /// schedule, generators, loader, counters, history, best weights, extra —
+    /// as a snapshot: the tensors are copied (no serialization), so it can be
+    /// restored with [`Trainer::restore`] after any number of steps (the
+    /// divergence guard's rollback point).
     pub fn checkpoint(&self) -> Checkpoint {
+        self.capture(Tensors::Copied)
+    }
+
+    /// The name of each of the optimizer's parameters in the model (`#i`
+    /// for one the model does not hold).
+    fn param_names(&self) -> Vec<String> {
+        let own = self.model.state_dict();
+        self.optimizer
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                own.iter()
+                    .find(|(_, t)| t.same(p))
+                    .map_or_else(|| format!("#{i}"), |(n, _)| n.clone())
+            })
+            .collect()
+    }
+
+    fn capture(&self, how: Tensors) -> Checkpoint {
+        let copy = |t: &Tensor| match how {
+            Tensors::Shared => t.clone(),
+            Tensors::Copied => t.detach(),
+        };
         let mut tensors: Vec<(String, Tensor)> = self
             .model
             .state_dict()
-            .into_iter()
-            .map(|(n, t)| (format!("model.{n}"), deep_copy(&t)))
+            .iter()
+            .map(|(n, t)| (format!("model.{n}"), copy(t)))
             .collect();
+        let mut best_is_model = false;
         if let Some(best) = &self.best_weights {
-            tensors.extend(best.iter().map(|(n, t)| (format!("best.{n}"), t.clone())));
+            // Best weights are private copies, never changed in place: share them.
+            if how == Tensors::Shared && self.best_equals_model(best) {
+                best_is_model = true;
+            } else {
+                tensors.extend(best.iter().map(|(n, t)| (format!("best.{n}"), t.clone())));
+            }
+        }
+        let names = self.param_names();
+        let opt = self.optimizer.state_dict();
+        for (key, t) in &opt.tensors {
+            let name = match OptimizerState::split_param_key(key) {
+                Some((i, slot)) => match names.get(i) {
+                    Some(p) => format!("{OPTIM}{p}.{slot}"),
+                    None => format!("{OPTIM}#{i}.{slot}"),
+                },
+                None => format!("{OPTIM}{key}"),
+            };
+            tensors.push((name, copy(t)));
         }
         let schedule = match &self.schedule {
             Schedule::None => json!({"kind": "none"}),
@@ -35,32 +92,61 @@ impl Trainer {
             Schedule::Plateau(s) => json!({"kind": "plateau", "state": s.state_dict()}),
         };
         let order: Vec<&String> = tensors.iter().map(|(n, _)| n).collect();
-        let state = json!({
-            "format": "downhill-checkpoint/1",
+        let mut state = json!({
+            "format": FORMAT_2,
             "run": serde_json::to_value(&self.state).expect("run state serializes"),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": opt.meta,
             "schedule": schedule,
             "generators": serde_json::to_value(self.model.named_generators()).expect("generators serialize"),
             "extra": self.extra,
             "tensor_order": order,
         });
+        if best_is_model {
+            state["best"] = json!("model");
+        }
         Checkpoint { tensors, state }
     }
 
-    /// Restores a state taken by [`Trainer::checkpoint`] (from memory or a
-    /// file) into this trainer, whose model, optimizer and schedule must have
-    /// the same structure.
+    /// True if every best weight has the model's current bits (the best
+    /// epoch is the last one): the file then stores them once.
+    fn best_equals_model(&self, best: &[(String, Tensor)]) -> bool {
+        let own = self.model.state_dict();
+        own.len() == best.len()
+            && own.iter().zip(best).all(|((na, a), (nb, b))| {
+                na == nb
+                    && a.shape() == b.shape()
+                    && a.dtype() == b.dtype()
+                    && match a.dtype() {
+                        crate::DType::F32 => a.with_data::<f32, _>(|x| {
+                            b.with_data::<f32, _>(|y| {
+                                x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits())
+                            })
+                        }),
+                        crate::DType::F64 => a.with_data::<f64, _>(|x| {
+                            b.with_data::<f64, _>(|y| {
+                                x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits())
+                            })
+                        }),
+                    }
+            })
+    }
+
+    /// Restores a state taken by [`Trainer::checkpoint`] (from memory) or
+    /// read from a checkpoint file of format 1 or 2 into this trainer, whose
+    /// model, optimizer and schedule must have the same structure. Tensors
+    /// are copied in, so a snapshot can be restored more than once.
     ///
     /// **Errors** naming every mismatched tensor, or malformed state; the
     /// model is left untouched when the tensors do not match.
-    pub fn restore(&mut self, ck: &Checkpoint, source: &std::path::Path) -> Result<()> {
+    pub fn restore(&mut self, ck: &Checkpoint, source: &Path) -> Result<()> {
         let bad = |m: String| Error::Parse {
             path: source.to_path_buf(),
             line: 0,
             column: 0,
             message: m,
         };
-        if ck.state.get("format").and_then(Value::as_str) != Some("downhill-checkpoint/1") {
+        let format = ck.state.get("format").and_then(Value::as_str);
+        if format != Some(FORMAT_1) && format != Some(FORMAT_2) {
             return Err(bad("not a downhill training checkpoint".into()));
         }
         let own = self.model.state_dict();
@@ -103,7 +189,12 @@ impl Trainer {
         let gens: Vec<(String, crate::Generator)> =
             serde_json::from_value(ck.state["generators"].clone())
                 .map_err(|e| bad(format!("generators: {e}")))?;
-        self.optimizer.load_state_dict(&ck.state["optimizer"])?;
+        if format == Some(FORMAT_1) {
+            self.optimizer.load_state_dict_v1(&ck.state["optimizer"])?;
+        } else {
+            let opt = self.optimizer_state_of(ck).map_err(bad)?;
+            self.optimizer.load_state_dict(&opt)?;
+        }
         let sched = &ck.state["schedule"];
         let kind = sched["kind"].as_str().unwrap_or("none");
         match (&mut self.schedule, kind) {
@@ -122,27 +213,83 @@ impl Trainer {
             t.assign_(&s);
         }
         self.model.load_generators(&gens)?;
-        let best: Vec<(String, Tensor)> = ck
-            .tensors
-            .iter()
-            .filter_map(|(n, t)| n.strip_prefix("best.").map(|m| (m.to_string(), t.clone())))
-            .collect();
+        let best: Vec<(String, Tensor)> = if ck.state["best"] == "model" {
+            own.iter().map(|(n, t)| (n.clone(), t.detach())).collect()
+        } else {
+            ck.tensors
+                .iter()
+                .filter_map(|(n, t)| n.strip_prefix("best.").map(|m| (m.to_string(), t.clone())))
+                .collect()
+        };
         self.best_weights = (!best.is_empty()).then_some(best);
         self.state = run;
+        // A file written before holds another state now.
+        self.saved = None;
         self.extra = ck.state["extra"].clone();
         Ok(())
+    }
+
+    /// The optimizer's state of a format-2 checkpoint, its tensors renamed
+    /// from parameter names back to the optimizer's indices.
+    fn optimizer_state_of(&self, ck: &Checkpoint) -> std::result::Result<OptimizerState, String> {
+        let index: HashMap<String, usize> = self
+            .param_names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect();
+        let mut tensors = Vec::new();
+        for (name, t) in &ck.tensors {
+            let Some(rest) = name.strip_prefix(OPTIM) else {
+                continue;
+            };
+            let key = match rest.rsplit_once('.') {
+                None => rest.to_string(),
+                Some((param, slot)) => {
+                    let i = index
+                        .get(param)
+                        .copied()
+                        .or_else(|| param.strip_prefix('#').and_then(|i| i.parse().ok()))
+                        .ok_or_else(|| {
+                            format!("optimizer state {name} names no parameter of this model")
+                        })?;
+                    OptimizerState::param_key(i, slot)
+                }
+            };
+            tensors.push((key, t.clone()));
+        }
+        Ok(OptimizerState {
+            tensors,
+            meta: ck.state["optimizer"].clone(),
+        })
     }
 
     /// Loads a checkpoint file and restores it ([`Trainer::restore`]); a
     /// following [`Trainer::fit`] continues the run bit-identically.
     ///
     /// **Errors** if the file cannot be read or does not match.
-    pub fn resume_from(&mut self, path: &std::path::Path) -> Result<()> {
+    pub fn resume_from(&mut self, path: &Path) -> Result<()> {
         let ck = Checkpoint::load(path)?;
         self.restore(&ck, path)
     }
 
-    pub(super) fn save_epoch_checkpoint(&self) -> Result<()> {
+    /// Writes `epoch-NNNNNN.safetensors` (streamed from the trainer's own
+    /// tensors, no copy) and removes all but the newest `keep_last`.
+    pub(super) fn save_epoch_checkpoint(&mut self) -> Result<()> {
+        let name = format!("epoch-{:06}.safetensors", self.state.epoch);
+        self.save_checkpoint_file(&name)
+    }
+
+    /// Writes the checkpoint file `name` into the checkpoint directory (if
+    /// one is set), streamed from the trainer's own tensors (no copy), removes
+    /// all checkpoints but the newest `keep_last`, and remembers the file as
+    /// the state of the current step (a rollback point, see
+    /// [`Trainer::rollback_snapshot`]). The one writer of the epoch and the
+    /// mid-epoch checkpoints.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub(super) fn save_checkpoint_file(&mut self, name: &str) -> Result<()> {
         let Some(dir) = &self.config.checkpoint_dir else {
             return Ok(());
         };
@@ -150,15 +297,20 @@ impl Trainer {
             path: dir.clone(),
             source: e,
         })?;
-        let path = dir.join(format!("epoch-{:06}.safetensors", self.state.epoch));
-        self.checkpoint().save(&path)?;
+        let path = dir.join(name);
+        self.capture(Tensors::Shared).save(&path)?;
         let all = list_checkpoints(dir);
         let keep = self.config.keep_last.max(1);
-        if all.len() > keep {
-            for old in &all[..all.len() - keep] {
+        for old in all.iter().take(all.len().saturating_sub(keep)) {
+            if *old != path {
                 let _ = std::fs::remove_file(old);
             }
         }
+        self.saved = Some(SavedAt {
+            path,
+            step: self.state.step,
+            epoch: self.state.epoch,
+        });
         Ok(())
     }
 }

@@ -55,6 +55,8 @@ pub struct Trainer {
     pub(super) extra: Value,
     pub(super) reducer: Box<dyn Reducer>,
     pub(super) interrupt: Option<Arc<AtomicBool>>,
+    /// The checkpoint file written last (a rollback point while current).
+    pub(super) saved: Option<super::checkpoint::SavedAt>,
 }
 
 impl Trainer {
@@ -78,6 +80,7 @@ impl Trainer {
             extra: Value::Null,
             reducer: Box::new(LocalReducer),
             interrupt: None,
+            saved: None,
         }
     }
 

@@ -1,0 +1,54 @@
+//! The checkpoint writer alone: a 64 → H → H → 10 MLP with Adam after one
+//! step (moments allocated), its training state written to a checkpoint file
+//! three times; prints H, the file's size and the best write time.
+//! bench/checkpoint_memory.sh runs it beside PyTorch's `torch.save`.
+//!
+//!     cargo run --release -p downhill --example checkpoint_write -- H DIR
+
+use downhill::data::{BatchSize, TensorDataset};
+use downhill::loss::CrossEntropyLoss;
+use downhill::nn::{Linear, Module, ReLU, Sequential};
+use downhill::optim::Adam;
+use downhill::train::{TrainConfig, Trainer};
+use downhill::{Generator, Tensor};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let h: usize = args.get(1).map_or(Ok(1024), |s| s.parse())?;
+    let dir = std::path::PathBuf::from(args.get(2).map_or("target/checkpoint-bench", |s| s));
+    std::fs::create_dir_all(&dir)?;
+    let mut g = Generator::new(0);
+    let model = Sequential::new()
+        .push(Linear::new(64, h, true, &mut g))
+        .push(ReLU)
+        .push(Linear::new(h, h, true, &mut g))
+        .push(ReLU)
+        .push(Linear::new(h, 10, true, &mut g));
+    let opt = Adam::default().build(model.trainable_parameters())?;
+    let x = Tensor::randn(&[32, 64], &mut g);
+    let data = TensorDataset::classification(x, (0..32).map(|i| i % 10).collect());
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: BatchSize::Full,
+        progress: false,
+        log_every: 0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(
+        Box::new(model),
+        Box::new(CrossEntropyLoss::default()),
+        Box::new(opt),
+        config,
+    );
+    trainer.fit(&data, None)?;
+    let ck = trainer.checkpoint();
+    let path = dir.join(format!("downhill-{h}.safetensors"));
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        ck.save(&path)?;
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    println!("{h} {} {best}", std::fs::metadata(&path)?.len());
+    Ok(())
+}
