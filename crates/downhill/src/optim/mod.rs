@@ -24,12 +24,14 @@ mod adam;
 mod adaptive;
 mod asgd;
 pub mod clip;
+mod dense;
 mod elementwise;
 mod hyper;
 mod lbfgs;
 mod line_search;
 mod muon;
 mod rules;
+mod schedule_free;
 mod sgd;
 mod sign;
 mod single;
@@ -50,6 +52,9 @@ pub use hyper::{Hyperparameters, WeightDecay};
 pub use lbfgs::{Lbfgs, LbfgsOptimizer, LineSearch};
 pub use line_search::BacktrackingLineSearch;
 pub use muon::{Muon, MuonOptimizer};
+pub use schedule_free::{
+    AdamWScheduleFree, SGDScheduleFree, ScheduleFreeOptimizer, ScheduleFreeRule,
+};
 pub use sgd::{GradientDescent, GradientDescentCoefficients, Sgd, SgdCoefficients};
 pub use sign::{Lion, LionCoefficients, Rprop, RpropCoefficients};
 pub use state::OptimizerState;
@@ -89,6 +94,17 @@ pub trait Optimizer: LrTarget + Send {
         self.step(&grads);
         loss
     }
+
+    /// Puts the parameters at the point training steps from. A no-op except
+    /// for optimizers whose evaluated weights differ from the training
+    /// point (schedule-free: x → y); a no-op when already in train mode.
+    fn train(&mut self) {}
+
+    /// Puts the parameters at the weights to evaluate and save
+    /// (schedule-free: y → x, the average). The trainer calls it before
+    /// validation, best weights and checkpoints, and [`Optimizer::train`]
+    /// after; a no-op for most optimizers and when already in eval mode.
+    fn eval(&mut self) {}
 
     /// Every parameter it updates, group by group.
     fn params(&self) -> Vec<Tensor>;
@@ -143,6 +159,8 @@ pub const NAMES: &[&str] = &[
     "LBFGS",
     "Adafactor",
     "Muon",
+    "AdamWScheduleFree",
+    "SGDScheduleFree",
 ];
 
 /// An optimizer's hyperparameters with PyTorch's defaults, as JSON (the keys
@@ -172,6 +190,8 @@ pub fn defaults(name: &str) -> Option<serde_json::Value> {
         "Lion" => of::<Lion>(),
         "LBFGS" => of::<Lbfgs>(),
         "Adafactor" => of::<Adafactor>(),
+        "AdamWScheduleFree" => of::<AdamWScheduleFree>(),
+        "SGDScheduleFree" => of::<SGDScheduleFree>(),
         _ => of::<Muon>(),
     })
 }
@@ -297,6 +317,8 @@ pub fn from_config(
         "Lion" => Box::new(parse::<Lion>(name, hyper)?.build(params)?),
         "LBFGS" => Box::new(parse::<Lbfgs>(name, hyper)?.build(params)?),
         "Adafactor" => Box::new(parse::<Adafactor>(name, hyper)?.build(params)?),
+        "AdamWScheduleFree" => Box::new(parse::<AdamWScheduleFree>(name, hyper)?.build(params)?),
+        "SGDScheduleFree" => Box::new(parse::<SGDScheduleFree>(name, hyper)?.build(params)?),
         _ => Box::new(parse::<Muon>(name, hyper)?.build(params)?),
     })
 }

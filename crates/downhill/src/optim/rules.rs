@@ -25,6 +25,9 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
             .all(|x| x.is_some_and(|x| x.is_finite() && ok(x)))
     };
     let (ok, rule) = match key {
+        "momentum" if optimizer == "SGDScheduleFree" => {
+            (all(&|x| 0.0 < x && x < 1.0), "must be in (0, 1)")
+        }
         "lr"
         | "weight_decay"
         | "momentum"
@@ -48,7 +51,10 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
             (ok, "must be [eps1 ≥ 0 or null, eps2 ≥ 0]")
         }
         "eps" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
-        "dampening" | "ns_coefficients" => (all(&|_| true), "must be finite"),
+        "warmup_steps" => (all(&|x| x >= 0.0), "must be a whole number ≥ 0"),
+        "dampening" | "ns_coefficients" | "r" | "weight_lr_power" => {
+            (all(&|_| true), "must be finite")
+        }
         "betas" if optimizer == "Lion" => (
             nums.len() == 2 && all(&|x| (0.0..=1.0).contains(&x)),
             "must be two numbers in [0, 1]",
