@@ -122,7 +122,7 @@ fn cases() -> Vec<(String, Value)> {
         .collect();
     files.sort();
     assert!(
-        files.len() >= 28,
+        files.len() >= 44,
         "the reference folder holds every optimizer file"
     );
     files
