@@ -322,7 +322,7 @@ fn plain(serde_expected: &str) -> String {
 /// assert_eq!(from_config("SGD", &hyper, vec![w.clone()]).unwrap().name(), "Lookahead");
 /// let bad = serde_json::json!({"sam": {"rho": -1}});
 /// let e = from_config("SGD", &bad, vec![w]).err().unwrap();
-/// assert_eq!(e.to_string(), "sam.rho: must be a finite number ≥ 0, got -1");
+/// assert_eq!(e.to_string(), "sam.rho: must be a finite number ≥ 0, got -1.0");
 /// ```
 pub fn from_config(
     name: &str,
