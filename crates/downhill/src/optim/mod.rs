@@ -23,6 +23,7 @@ mod adafactor;
 mod adam;
 mod adaptive;
 mod asgd;
+mod averaged;
 pub mod clip;
 mod dadapt;
 mod dense;
@@ -50,6 +51,7 @@ pub use adaptive::{
     Adadelta, AdadeltaCoefficients, Adagrad, AdagradCoefficients, RMSprop, RMSpropCoefficients,
 };
 pub use asgd::{Asgd, AsgdCoefficients};
+pub use averaged::{AveragedModel, Averaging};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use dadapt::{DAdaptAdam, DAdaptOptimizer, DAdaptSGD};
 pub use elementwise::{Elementwise, ParamGroup, Rule};
@@ -308,6 +310,7 @@ fn plain(serde_expected: &str) -> String {
 /// assert!(from_config("Adamm", &serde_json::json!({}), vec![]).is_err());
 /// let e = from_config("Adam", &serde_json::json!({"betas": [0.9, 1.0]}), vec![]).err().unwrap();
 /// assert_eq!(e.to_string(), "betas: must be two numbers in [0, 1), got [0.9,1.0]");
+/// ```
 ///
 /// The reserved keys of [`WRAPPERS`] wrap the optimizer: `"sam": {"rho":
 /// 0.05, "adaptive": false, "perturb_eps": 1e-12}` ([`Sam`]) and

@@ -37,7 +37,9 @@ use crate::{Gradients, Result, Tensor};
 ///         (l.item(), l.backward())
 ///     });
 /// }
-/// assert!(w.to_vec_f64().iter().all(|v| v.abs() < 1e-3));
+/// // (−0.0025, 0.0050), as the package gives: the perturbation of size ρ
+/// // keeps SAM circling the minimum of the bowl.
+/// assert!(w.to_vec_f64().iter().all(|v| v.abs() < 0.01));
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
