@@ -35,10 +35,10 @@ fn averages_match_torch_swa_utils() {
         let fed = case["params_fed"].as_array().unwrap();
         let expect = case["averaged_after_update"].as_array().unwrap();
         let theta = Tensor::from_vec(floats(&fed[0]), &[5]);
-        let mut avg = AveragedModel::new(&[theta.clone()], averaging).unwrap();
+        let mut avg = AveragedModel::new(std::slice::from_ref(&theta), averaging).unwrap();
         for (i, (p, e)) in fed.iter().zip(expect).enumerate() {
             theta.assign_(&Tensor::from_vec(floats(p), &[5]));
-            avg.update_parameters(&[theta.clone()]);
+            avg.update_parameters(std::slice::from_ref(&theta));
             for (a, e) in avg.averaged()[0].to_vec_f64().iter().zip(floats(e)) {
                 assert!(
                     (a - e).abs() <= f64::max(1e-12 * e.abs(), 1e-15),
