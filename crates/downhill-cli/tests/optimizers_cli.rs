@@ -136,6 +136,20 @@ fn a_wrapped_schedule_free_run_resumes_bit_identically() {
     let a = std::fs::read(dir.join("a/model.safetensors")).unwrap();
     let c = std::fs::read(dir.join("c/model.safetensors")).unwrap();
     assert_eq!(a, c, "2 epochs + resume + 2 epochs = 4 epochs, bit for bit");
+    // A wrapper that would change the run is refused beside --resume.
+    let o = Command::new(env!("CARGO_BIN_EXE_downhill"))
+        .current_dir(&dir)
+        .args([
+            "train", "--resume", "b", "--epochs", "4", "--out", "d", "--sam", "rho=0.2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
