@@ -45,7 +45,7 @@ enum Command {
     /// Show each column's inferred kind, missing and distinct counts, and what train will do with it.
     Inspect(inspect::InspectArgs),
     /// Minimize a differentiable expression of named variables.
-    Minimize(minimize::MinimizeArgs),
+    Minimize(Box<minimize::MinimizeArgs>),
     /// List the runs in run directories as one table (sort, JSON, a plot of their validation curves).
     Runs(runs::RunsArgs),
     /// Learning-rate range test (torch-lr-finder's) on the model and data `train` would use.
@@ -102,7 +102,7 @@ where
         Command::Predict(args) => predict::run_predict(args).map(|()| 0),
         Command::Evaluate(args) => predict::run_evaluate(args).map(|()| 0),
         Command::Inspect(args) => inspect::run(args).map(|()| 0),
-        Command::Minimize(args) => minimize::run(args),
+        Command::Minimize(args) => minimize::run(*args),
         Command::LrFind(args) => lr_find::run(*args),
         Command::Runs(args) => runs::run(args).map(|()| 0),
     };

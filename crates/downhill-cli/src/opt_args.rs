@@ -20,6 +20,13 @@ pub struct OptimizerArgs {
     /// Any hyperparameter by PyTorch's name: --opt betas=0.9,0.999 --opt amsgrad=true
     #[arg(long = "opt", value_name = "NAME=VALUE")]
     pub opt: Vec<String>,
+    /// Sharpness-aware minimization around the optimizer (two gradients per
+    /// step): --sam rho=0.05,adaptive=true; --sam alone takes the defaults.
+    #[arg(long, value_name = "NAME=VALUE,...", num_args = 0..=1, default_missing_value = "")]
+    pub sam: Option<String>,
+    /// Lookahead around the optimizer: --lookahead k=5,alpha=0.5; alone, the defaults.
+    #[arg(long, value_name = "NAME=VALUE,...", num_args = 0..=1, default_missing_value = "")]
+    pub lookahead: Option<String>,
 }
 
 /// `--lr`: one learning rate, several separated by commas (`minimize` runs
@@ -111,7 +118,42 @@ impl OptimizerArgs {
             }
             None | Some(_) => {}
         }
+        self.wrappers(&mut hyper)?;
         Ok((name, Value::Object(hyper)))
+    }
+
+    /// `--sam` and `--lookahead` as the reserved keys `sam`/`lookahead` of
+    /// the hyperparameters (`optim::from_config` wraps the optimizer).
+    ///
+    /// **Errors** naming the flag on a malformed pair, on `--opt sam=…`,
+    /// and on `--sam` with `--lr auto` (the range test steps without the
+    /// second gradient).
+    fn wrappers(&self, hyper: &mut Map<String, Value>) -> Result<()> {
+        for (key, given) in [("sam", &self.sam), ("lookahead", &self.lookahead)] {
+            let flag = format!("--{key}");
+            if hyper.contains_key(key) {
+                return Err(CliError::flag(
+                    format!("--opt {key}"),
+                    format!("is a wrapper: give it as {flag} NAME=VALUE,..."),
+                ));
+            }
+            let Some(text) = given else { continue };
+            if key == "sam" && self.lr == Some(LrArg::Auto) {
+                return Err(CliError::flag(
+                    "--sam",
+                    "cannot be combined with --lr auto (the range test takes one gradient per step); give --lr",
+                ));
+            }
+            let pairs: Vec<String> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect();
+            let settings = parse_key_values(&flag, &pairs)?;
+            hyper.insert(key.to_string(), Value::Object(settings));
+        }
+        Ok(())
     }
 }
 
@@ -132,6 +174,16 @@ pub fn build_error(name: &str, e: downhill::Error) -> CliError {
         .strip_prefix(&format!("{name}."))
         .unwrap_or(&what)
         .to_string();
+    // `sam.rho` → `--sam`: rho: …
+    for w in downhill::optim::WRAPPERS {
+        if key == *w {
+            return CliError::flag(format!("--{w}"), message);
+        }
+        if let Some(k) = key.strip_prefix(&format!("{w}.")) {
+            let message = message.replace("unknown hyperparameter", &format!("{w} has no {k}"));
+            return CliError::flag(format!("--{w}"), format!("{k}: {message}"));
+        }
+    }
     if key == name {
         if message.starts_with("unknown optimizer") {
             return CliError::flag("--optimizer", format!("'{name}': {message}"));
@@ -262,6 +314,7 @@ mod tests {
             momentum: Some(0.9),
             weight_decay: Some(1e-4),
             opt: vec!["nesterov=true".into()],
+            ..Default::default()
         };
         let (name, hyper) = a.resolve("GD", 0.01).unwrap();
         assert_eq!(name, "SGD");
@@ -311,5 +364,37 @@ mod tests {
             m.starts_with("--optimizer: 'Adamm': unknown optimizer"),
             "{m}"
         );
+        let m = build("SGD", json!({"lr": 0.1, "sam": {"rho": -1}}));
+        assert_eq!(m, "--sam: rho: must be a finite number ≥ 0, got -1.0");
+        let m = build("SGD", json!({"lr": 0.1, "lookahead": {"q": 1}}));
+        assert!(m.starts_with("--lookahead: q: lookahead has no q"), "{m}");
+    }
+
+    #[test]
+    fn wrappers_become_reserved_keys() {
+        let a = OptimizerArgs {
+            optimizer: Some("SGD".into()),
+            sam: Some("rho=0.1, adaptive=true".into()),
+            lookahead: Some(String::new()),
+            ..Default::default()
+        };
+        let (_, hyper) = a.resolve("GD", 0.01).unwrap();
+        assert_eq!(
+            hyper,
+            json!({"sam": {"rho": 0.1, "adaptive": true}, "lookahead": {}})
+        );
+        let e = |a: OptimizerArgs| a.resolve("GD", 0.01).unwrap_err().to_string();
+        let auto = OptimizerArgs {
+            lr: Some(LrArg::Auto),
+            sam: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(e(auto).starts_with("--sam: cannot be combined with --lr auto"));
+        assert!(e(args(&["sam=1"])).starts_with("--opt sam: is a wrapper"));
+        let bad = OptimizerArgs {
+            lookahead: Some("k".into()),
+            ..Default::default()
+        };
+        assert!(e(bad).starts_with("--lookahead k: expected NAME=VALUE"));
     }
 }

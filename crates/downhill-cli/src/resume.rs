@@ -223,6 +223,8 @@ pub fn check_flags(args: &TrainArgs, mut stored: Settings) -> Result<Settings> {
         || o.lr.is_some()
         || o.momentum.is_some()
         || o.weight_decay.is_some()
+        || o.sam.is_some()
+        || o.lookahead.is_some()
         || !o.opt.is_empty();
     let fixed: [(&str, bool, bool); 25] = [
         (

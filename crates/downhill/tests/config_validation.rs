@@ -66,7 +66,20 @@ fn optimizer_valid(opt: &str, key: &str, v: &Value) -> Option<bool> {
     }
     let ge0 = num(v).is_some_and(|x| x >= 0.0);
     Some(match key {
-        "lr" if opt == "LBFGS" => num(v).is_some_and(|x| x > 0.0),
+        "lr" if matches!(opt, "LBFGS" | "Prodigy" | "DAdaptAdam" | "DAdaptSGD") => {
+            num(v).is_some_and(|x| x > 0.0)
+        }
+        // The packages past torch.optim: prodigyopt, dadaptation, schedulefree.
+        "eps" if matches!(opt, "Prodigy" | "DAdaptAdam") => num(v).is_some_and(|x| x > 0.0),
+        "d0" | "d_coef" => num(v).is_some_and(|x| x > 0.0),
+        "growth_rate" => num(v).is_some_and(|x| x >= 1.0),
+        "beta3" => num(v).is_some_and(|x| (0.0..1.0).contains(&x)),
+        "momentum" if opt == "SGDScheduleFree" => num(v).is_some_and(|x| 0.0 < x && x < 1.0),
+        "momentum" if opt == "DAdaptSGD" => num(v).is_some_and(|x| (0.0..1.0).contains(&x)),
+        "warmup_steps" => whole(v, 0.0),
+        "slice_p" => whole(v, 1.0),
+        "r" | "weight_lr_power" => num(v).is_some(),
+        "decouple" | "use_bias_correction" | "safeguard_warmup" => v.is_boolean(),
         "lr"
         | "weight_decay"
         | "alpha"
@@ -150,7 +163,7 @@ impl Report {
 fn every_optimizer_hyperparameter_is_checked_and_nothing_panics() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut r = Report::default();
-    assert!(optim::NAMES.len() >= 16);
+    assert!(optim::NAMES.len() >= 21);
     for &name in optim::NAMES {
         let defaults = optim::defaults(name).unwrap_or_else(|| panic!("{name}: no defaults"));
         let keys: Vec<String> = defaults.as_object().unwrap().keys().cloned().collect();

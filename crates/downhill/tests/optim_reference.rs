@@ -3,6 +3,13 @@
 //! relative (1e-12 absolute near zero). Adding a file needs no new code.
 //! Each run is also interrupted halfway, saved, restored into a fresh
 //! optimizer and continued: the result must be bit-identical.
+//!
+//! The files of the optimizers past torch.optim (60 and up, from their
+//! authors' packages: see `fixtures/make_optim_beyond.py`) may also say
+//! `"closure": true` (the step re-evaluates the loss: SAM) and carry
+//! `theta_eval_after_step` (schedule-free: the averaged weights that
+//! `eval()` puts in the parameters, checked after every step and switched
+//! back with `train()`).
 
 use downhill::optim::{from_config, Optimizer};
 use downhill::{Gradients, Tensor};
@@ -70,14 +77,27 @@ fn run(
     theta: &Tensor,
     f: &dyn Fn(&Tensor) -> Tensor,
     steps: usize,
+    use_closure: bool,
+) -> Vec<(f64, Vec<f64>)> {
+    run_with(opt, theta, f, steps, use_closure, &mut |_, _| {})
+}
+
+/// [`run`], calling `after(opt, i)` after step `i`.
+fn run_with(
+    opt: &mut dyn Optimizer,
+    theta: &Tensor,
+    f: &dyn Fn(&Tensor) -> Tensor,
+    steps: usize,
+    use_closure: bool,
+    after: &mut dyn FnMut(&mut dyn Optimizer, usize),
 ) -> Vec<(f64, Vec<f64>)> {
     let mut out = Vec::new();
-    for _ in 0..steps {
+    for i in 0..steps {
         let mut closure = || -> (f64, Gradients) {
             let l = f(theta);
             (l.item(), l.backward())
         };
-        let loss = if opt.name() == "LBFGS" {
+        let loss = if use_closure || opt.name() == "LBFGS" {
             opt.step_with_closure(&mut closure)
         } else {
             let (l, g) = closure();
@@ -85,8 +105,13 @@ fn run(
             l
         };
         out.push((loss, theta.to_vec_f64()));
+        after(&mut *opt, i);
     }
     out
+}
+
+fn closure_of(case: &Value) -> bool {
+    case["closure"].as_bool().unwrap_or(false)
 }
 
 fn cases() -> Vec<(String, Value)> {
@@ -97,7 +122,7 @@ fn cases() -> Vec<(String, Value)> {
         .collect();
     files.sort();
     assert!(
-        files.len() >= 22,
+        files.len() >= 44,
         "the reference folder holds every optimizer file"
     );
     files
@@ -121,7 +146,26 @@ fn every_optimizer_reproduces_pytorchs_trajectory() {
         let f = loss_fn(&case);
         let losses = case["loss_before_step"].as_array().unwrap();
         let thetas = case["theta_after_step"].as_array().unwrap();
-        let got = run(&mut *opt, &theta, &f, losses.len());
+        let evals = case["theta_eval_after_step"].as_array();
+        let mut eval_failure = None;
+        let got = run_with(
+            &mut *opt,
+            &theta,
+            &f,
+            losses.len(),
+            closure_of(&case),
+            &mut |opt, i| {
+                let Some(evals) = evals else { return };
+                opt.eval();
+                for (j, (a, e)) in theta.to_vec_f64().iter().zip(floats(&evals[i])).enumerate() {
+                    if !close(*a, e) && eval_failure.is_none() {
+                        eval_failure = Some(format!("{file} step {i} eval θ[{j}]: {a} vs {e}"));
+                    }
+                }
+                opt.train();
+            },
+        );
+        failures.extend(eval_failure);
         'steps: for (i, (loss, th)) in got.iter().enumerate() {
             let el = losses[i].as_f64().unwrap();
             if !close(*loss, el) {
@@ -155,18 +199,18 @@ fn resuming_from_saved_state_is_bit_identical() {
 
         let straight = theta0.detach().requires_grad_(true);
         let mut opt = from_config(name, hyper, vec![straight.clone()]).unwrap();
-        let expect = run(&mut *opt, &straight, &f, n);
+        let expect = run(&mut *opt, &straight, &f, n, closure_of(&case));
 
         let first = theta0.detach().requires_grad_(true);
         let mut opt = from_config(name, hyper, vec![first.clone()]).unwrap();
-        run(&mut *opt, &first, &f, n / 2);
+        run(&mut *opt, &first, &f, n / 2, closure_of(&case));
         let saved = serde_json::to_string(&opt.state_dict()).unwrap();
         drop(opt);
         let resumed = first.detach().requires_grad_(true);
         let mut opt = from_config(name, hyper, vec![resumed.clone()]).unwrap();
         opt.load_state_dict(&serde_json::from_str(&saved).unwrap())
             .unwrap();
-        let rest = run(&mut *opt, &resumed, &f, n - n / 2);
+        let rest = run(&mut *opt, &resumed, &f, n - n / 2, closure_of(&case));
         for (a, b) in rest.iter().zip(&expect[n / 2..]) {
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(

@@ -23,13 +23,20 @@ mod adafactor;
 mod adam;
 mod adaptive;
 mod asgd;
+mod averaged;
 pub mod clip;
+mod dadapt;
+mod dense;
 mod elementwise;
 mod hyper;
 mod lbfgs;
 mod line_search;
+mod lookahead;
 mod muon;
+mod prodigy;
 mod rules;
+mod sam;
+mod schedule_free;
 mod sgd;
 mod sign;
 mod single;
@@ -44,12 +51,20 @@ pub use adaptive::{
     Adadelta, AdadeltaCoefficients, Adagrad, AdagradCoefficients, RMSprop, RMSpropCoefficients,
 };
 pub use asgd::{Asgd, AsgdCoefficients};
+pub use averaged::{AveragedModel, Averaging};
 pub use clip::{clip_grad_norm, clip_grad_value};
+pub use dadapt::{DAdaptAdam, DAdaptOptimizer, DAdaptSGD};
 pub use elementwise::{Elementwise, ParamGroup, Rule};
 pub use hyper::{Hyperparameters, WeightDecay};
 pub use lbfgs::{Lbfgs, LbfgsOptimizer, LineSearch};
 pub use line_search::BacktrackingLineSearch;
+pub use lookahead::{Lookahead, LookaheadOptimizer};
 pub use muon::{Muon, MuonOptimizer};
+pub use prodigy::{Prodigy, ProdigyOptimizer};
+pub use sam::{Sam, SamOptimizer};
+pub use schedule_free::{
+    AdamWScheduleFree, SGDScheduleFree, ScheduleFreeOptimizer, ScheduleFreeRule,
+};
 pub use sgd::{GradientDescent, GradientDescentCoefficients, Sgd, SgdCoefficients};
 pub use sign::{Lion, LionCoefficients, Rprop, RpropCoefficients};
 pub use state::OptimizerState;
@@ -89,6 +104,17 @@ pub trait Optimizer: LrTarget + Send {
         self.step(&grads);
         loss
     }
+
+    /// Puts the parameters at the point training steps from. A no-op except
+    /// for optimizers whose evaluated weights differ from the training
+    /// point (schedule-free: x → y); a no-op when already in train mode.
+    fn train(&mut self) {}
+
+    /// Puts the parameters at the weights to evaluate and save
+    /// (schedule-free: y → x, the average). The trainer calls it before
+    /// validation, best weights and checkpoints, and [`Optimizer::train`]
+    /// after; a no-op for most optimizers and when already in eval mode.
+    fn eval(&mut self) {}
 
     /// Every parameter it updates, group by group.
     fn params(&self) -> Vec<Tensor>;
@@ -143,7 +169,17 @@ pub const NAMES: &[&str] = &[
     "LBFGS",
     "Adafactor",
     "Muon",
+    "AdamWScheduleFree",
+    "SGDScheduleFree",
+    "Prodigy",
+    "DAdaptAdam",
+    "DAdaptSGD",
 ];
+
+/// The wrappers [`from_config`] puts around any optimizer, by the reserved
+/// hyperparameter key that configures each (innermost first): SAM, then
+/// Lookahead.
+pub const WRAPPERS: &[&str] = &["sam", "lookahead"];
 
 /// An optimizer's hyperparameters with PyTorch's defaults, as JSON (the keys
 /// [`from_config`] accepts); `None` for an unknown name.
@@ -172,6 +208,11 @@ pub fn defaults(name: &str) -> Option<serde_json::Value> {
         "Lion" => of::<Lion>(),
         "LBFGS" => of::<Lbfgs>(),
         "Adafactor" => of::<Adafactor>(),
+        "AdamWScheduleFree" => of::<AdamWScheduleFree>(),
+        "SGDScheduleFree" => of::<SGDScheduleFree>(),
+        "Prodigy" => of::<Prodigy>(),
+        "DAdaptAdam" => of::<DAdaptAdam>(),
+        "DAdaptSGD" => of::<DAdaptSGD>(),
         _ => of::<Muon>(),
     })
 }
@@ -270,7 +311,74 @@ fn plain(serde_expected: &str) -> String {
 /// let e = from_config("Adam", &serde_json::json!({"betas": [0.9, 1.0]}), vec![]).err().unwrap();
 /// assert_eq!(e.to_string(), "betas: must be two numbers in [0, 1), got [0.9,1.0]");
 /// ```
+///
+/// The reserved keys of [`WRAPPERS`] wrap the optimizer: `"sam": {"rho":
+/// 0.05, "adaptive": false, "perturb_eps": 1e-12}` ([`Sam`]) and
+/// `"lookahead": {"k": 5, "alpha": 0.5}` ([`Lookahead`]), each key of
+/// theirs optional; their errors name `sam.rho`, `lookahead.k`, ….
+///
+/// ```
+/// use downhill::optim::from_config;
+/// use downhill::Tensor;
+/// let w = Tensor::zeros(&[3]).requires_grad_(true);
+/// let hyper = serde_json::json!({"lr": 0.1, "sam": {"rho": 0.1}, "lookahead": {}});
+/// assert_eq!(from_config("SGD", &hyper, vec![w.clone()]).unwrap().name(), "Lookahead");
+/// let bad = serde_json::json!({"sam": {"rho": -1}});
+/// let e = from_config("SGD", &bad, vec![w]).err().unwrap();
+/// assert_eq!(e.to_string(), "sam.rho: must be a finite number ≥ 0, got -1.0");
+/// ```
 pub fn from_config(
+    name: &str,
+    hyper: &serde_json::Value,
+    params: Vec<Tensor>,
+) -> Result<Box<dyn Optimizer>> {
+    let mut base = hyper.clone();
+    let mut wrappers = Vec::new();
+    if let Some(obj) = base.as_object_mut() {
+        for key in WRAPPERS {
+            if let Some(v) = obj.remove(*key) {
+                wrappers.push((*key, v));
+            }
+        }
+    }
+    let mut opt = from_config_unwrapped(name, &base, params)?;
+    for (key, v) in wrappers {
+        // `SAM.foo`/`rho` → `sam.foo`/`sam.rho`; `SAM` (not an object) → `sam`.
+        let prefix = |e: Error| match e {
+            Error::InvalidArgument { name: n, message } => {
+                let leaf = n.rsplit('.').next().unwrap_or(&n);
+                let name = if leaf == "SAM" || leaf == "Lookahead" {
+                    key.to_string()
+                } else {
+                    format!("{key}.{leaf}")
+                };
+                Error::InvalidArgument { name, message }
+            }
+            other => other,
+        };
+        let v = if v.is_null() {
+            serde_json::json!({})
+        } else {
+            v
+        };
+        opt = match key {
+            "sam" => Box::new(
+                parse::<Sam>("SAM", &v)
+                    .and_then(|c| c.wrap(opt))
+                    .map_err(prefix)?,
+            ),
+            _ => Box::new(
+                parse::<Lookahead>("Lookahead", &v)
+                    .and_then(|c| c.wrap(opt))
+                    .map_err(prefix)?,
+            ),
+        };
+    }
+    Ok(opt)
+}
+
+/// [`from_config`] without the wrappers.
+fn from_config_unwrapped(
     name: &str,
     hyper: &serde_json::Value,
     params: Vec<Tensor>,
@@ -297,6 +405,11 @@ pub fn from_config(
         "Lion" => Box::new(parse::<Lion>(name, hyper)?.build(params)?),
         "LBFGS" => Box::new(parse::<Lbfgs>(name, hyper)?.build(params)?),
         "Adafactor" => Box::new(parse::<Adafactor>(name, hyper)?.build(params)?),
+        "AdamWScheduleFree" => Box::new(parse::<AdamWScheduleFree>(name, hyper)?.build(params)?),
+        "SGDScheduleFree" => Box::new(parse::<SGDScheduleFree>(name, hyper)?.build(params)?),
+        "Prodigy" => Box::new(parse::<Prodigy>(name, hyper)?.build(params)?),
+        "DAdaptAdam" => Box::new(parse::<DAdaptAdam>(name, hyper)?.build(params)?),
+        "DAdaptSGD" => Box::new(parse::<DAdaptSGD>(name, hyper)?.build(params)?),
         _ => Box::new(parse::<Muon>(name, hyper)?.build(params)?),
     })
 }

@@ -25,6 +25,33 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
             .all(|x| x.is_some_and(|x| x.is_finite() && ok(x)))
     };
     let (ok, rule) = match key {
+        "lr" if matches!(optimizer, "Prodigy" | "DAdaptAdam" | "DAdaptSGD") => {
+            (all(&|x| x > 0.0), "must be a finite number > 0")
+        }
+        "eps" if matches!(optimizer, "Prodigy" | "DAdaptAdam") => {
+            (all(&|x| x > 0.0), "must be a finite number > 0")
+        }
+        "d0" | "d_coef" => (all(&|x| x > 0.0), "must be a finite number > 0"),
+        "growth_rate" => (
+            v.is_null() || all(&|x| x >= 1.0),
+            "must be a finite number ≥ 1 or null (unbounded)",
+        ),
+        "beta3" => (
+            v.is_null() || all(&|x| (0.0..1.0).contains(&x)),
+            "must be in [0, 1) or null (√β₂)",
+        ),
+        "momentum" if optimizer == "DAdaptSGD" => {
+            (all(&|x| (0.0..1.0).contains(&x)), "must be in [0, 1)")
+        }
+        "rho" if optimizer == "SAM" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
+        "perturb_eps" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
+        "alpha" if optimizer == "Lookahead" => {
+            (all(&|x| (0.0..=1.0).contains(&x)), "must be in [0, 1]")
+        }
+        "k" | "slice_p" => (all(&|x| x >= 1.0), "must be a whole number ≥ 1"),
+        "momentum" if optimizer == "SGDScheduleFree" => {
+            (all(&|x| 0.0 < x && x < 1.0), "must be in (0, 1)")
+        }
         "lr"
         | "weight_decay"
         | "momentum"
@@ -48,7 +75,10 @@ fn check_one(optimizer: &str, key: &str, v: &Value) -> Result<()> {
             (ok, "must be [eps1 ≥ 0 or null, eps2 ≥ 0]")
         }
         "eps" => (all(&|x| x >= 0.0), "must be a finite number ≥ 0"),
-        "dampening" | "ns_coefficients" => (all(&|_| true), "must be finite"),
+        "warmup_steps" => (all(&|x| x >= 0.0), "must be a whole number ≥ 0"),
+        "dampening" | "ns_coefficients" | "r" | "weight_lr_power" => {
+            (all(&|_| true), "must be finite")
+        }
         "betas" if optimizer == "Lion" => (
             nums.len() == 2 && all(&|x| (0.0..=1.0).contains(&x)),
             "must be two numbers in [0, 1]",

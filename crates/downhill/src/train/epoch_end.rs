@@ -72,6 +72,8 @@ impl Trainer {
     ) -> Result<()> {
         let epoch = summary.epoch;
         self.state.epoch = epoch;
+        // Validate, keep and save the weights to evaluate (schedule-free: x).
+        self.optimizer.eval();
         let val = self.validate(val);
         let record = EpochRecord {
             epoch,
@@ -110,6 +112,7 @@ impl Trainer {
         if checkpoint_due(&self.config, epoch, last) {
             self.save_epoch_checkpoint()?;
         }
+        self.optimizer.train();
         Ok(())
     }
 

@@ -279,6 +279,7 @@ impl Trainer {
                 message: "the training set is empty".into(),
             });
         }
+        self.optimizer.train(); // the sweep steps from the training point
         let snapshot = self.checkpoint();
         let swept = self.lr_sweep(train, val, config);
         self.restore(&snapshot, Path::new("<lr_find snapshot>"))?;

@@ -215,7 +215,8 @@ fn dtype_bytes(dtype: DType) -> u64 {
 /// it, any case): Adam-family two moments, SGD/RMSprop/Adagrad/Lion/Muon/
 /// ASGD one buffer, Adadelta and Rprop two, plain gradient descent none,
 /// Adafactor at most one (factored moments are far smaller), L-BFGS its
-/// f64 history of `history_size` = 100 pairs plus three flat vectors.
+/// f64 history of `history_size` = 100 pairs plus three flat vectors, the
+/// schedule-free, D-Adaptation and Prodigy optimizers their 1–4 f64 slots.
 /// Unknown names count two moments.
 pub fn optimizer_state_bytes(name: &str, parameters: u64, dtype: DType) -> u64 {
     let key = name.to_ascii_lowercase().replace(['_', '-'], "");
@@ -223,6 +224,11 @@ pub fn optimizer_state_bytes(name: &str, parameters: u64, dtype: DType) -> u64 {
         "gd" | "gradientdescent" => 0,
         "sgd" | "rmsprop" | "adagrad" | "lion" | "muon" | "asgd" | "adafactor" => 1,
         "lbfgs" => return parameters.saturating_mul(8).saturating_mul(2 * 100 + 3),
+        // The optimizers past torch.optim keep their state in f64.
+        "sgdschedulefree" => return parameters.saturating_mul(8),
+        "adamwschedulefree" => return parameters.saturating_mul(8 * 2),
+        "dadaptadam" | "dadaptsgd" => return parameters.saturating_mul(8 * 3),
+        "prodigy" => return parameters.saturating_mul(8 * 4),
         _ => 2,
     };
     parameters

@@ -247,6 +247,9 @@ impl Trainer {
             progress: &progress,
             last_val: String::new(),
         };
+        // Train from the training point (schedule-free: y; a run resumed
+        // from a checkpoint saved in eval mode, or a second fit, holds x).
+        self.optimizer.train();
         while self.state.epoch < self.config.epochs && self.state.stopped.is_none() {
             let snapshot = self.rollback_snapshot();
             let mut summary = self.run_epoch(&mut ctx)?;
@@ -298,6 +301,8 @@ impl Trainer {
     /// The report of a run that ended: why, with the best weights put back
     /// when early stopping asks for them.
     fn finish_run(&mut self) -> Report {
+        // The model a run leaves is the one to evaluate (schedule-free: x).
+        self.optimizer.eval();
         let stopped = self.state.stopped.clone().unwrap_or(StopReason::Budget);
         if stopped == StopReason::Budget && self.state.message.is_empty() {
             self.state.message = match self.config.max_steps {
