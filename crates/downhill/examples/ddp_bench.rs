@@ -115,7 +115,9 @@ fn main() {
     let params: usize = sizes.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
     // Steps per epoch sized so the timed part takes about `seconds`.
     let probe = fit_rate(&comm, &sizes, batch, 10, 1);
-    let steps = ((probe * seconds) as usize).clamp(10, 2000);
+    // Rank 0's count for everyone (the ranks' probes differ).
+    let steps =
+        comm.all_gather_f64(&[((probe * seconds) as usize).clamp(10, 2000) as f64])[0] as usize;
     let rate = fit_rate(&comm, &sizes, batch, steps, 1);
     let grad_seconds = allreduce_seconds(comm.as_ref(), params);
     if comm.is_root() {

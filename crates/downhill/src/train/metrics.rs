@@ -160,7 +160,7 @@ impl RegressionSums {
     /// The second pass: per column residual and total sums of squares.
     pub(super) fn second_pass(&mut self, pred: &[f64], truth: &[f64], mean: &[f64]) {
         let w = self.width;
-        for j in 0..w {
+        for (j, &m) in mean.iter().enumerate().take(w) {
             let (mut ss_res, mut ss_tot) = (0.0, 0.0);
             for (p, t) in pred
                 .iter()
@@ -169,7 +169,7 @@ impl RegressionSums {
                 .zip(truth.iter().skip(j).step_by(w))
             {
                 ss_res += (p - t) * (p - t);
-                ss_tot += (t - mean[j]) * (t - mean[j]);
+                ss_tot += (t - m) * (t - m);
             }
             self.second[j] = ss_res;
             self.second[w + j] = ss_tot;
@@ -292,7 +292,7 @@ pub(super) fn outputs(
         }
         // An empty share of a data set peeks at its first row for the kind.
         let classes = if rows.is_empty() {
-            data.len() > 0 && matches!(data.batch(&[0]).targets, Targets::Classes(_))
+            !data.is_empty() && matches!(data.batch(&[0]).targets, Targets::Classes(_))
         } else {
             !truth_c.is_empty()
         };
