@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod datasets;
+mod ddp;
 mod error;
 mod inspect;
 mod interrupt;

@@ -193,9 +193,23 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             .build_global()
             .map_err(|e| CliError::flag("--threads", e.to_string()))?;
     }
-    refuse_mpi_launch()?;
-    let quiet = args.quiet;
-    let (settings, resume) = resolve_run(&args)?;
+    let comm = crate::ddp::communicator()?;
+    let quiet = args.quiet || !comm.is_root();
+    let setup = crate::ddp::agree(comm.as_ref(), set_up(&args, quiet))?;
+    crate::ddp::or_abort(comm.as_ref(), || train_prepared(&args, setup, &comm, quiet))
+}
+
+/// What every process sets up before training: the settings, the
+/// checkpoint to resume from, the data, the memory estimate.
+type Setup = (
+    Settings,
+    Option<(ResumeFrom, Checkpoint)>,
+    Prepared,
+    MemoryEstimate,
+);
+
+fn set_up(args: &TrainArgs, quiet: bool) -> Result<Setup> {
+    let (settings, resume) = resolve_run(args)?;
     let saved_split: Option<Split> = resume
         .as_ref()
         .map(|(_, ck)| serde_json::from_value(ck.state["extra"]["split"].clone()))
@@ -208,10 +222,27 @@ pub fn run(args: TrainArgs) -> Result<i32> {
         })?;
     let prepared = prepare(&settings, saved_split, quiet)?;
     let memory = check_memory(&settings, &prepared)?;
-    let run = open_run_dir(&args, resume.as_ref().map(|(from, _)| from))?;
-    let settings = crate::lr_find::auto_lr(settings, &args, &prepared, &run)?;
-    let mut trainer =
-        build_trainer(&settings, &prepared, &run, quiet)?.with_interrupt(interrupt::install());
+    Ok((settings, resume, prepared, memory))
+}
+
+/// Trains on what [`set_up`] prepared; rank 0 (or the one process) writes
+/// the run directory and prints.
+fn train_prepared(
+    args: &TrainArgs,
+    (settings, resume, prepared, memory): Setup,
+    comm: &std::sync::Arc<dyn downhill::train::Communicator>,
+    quiet: bool,
+) -> Result<i32> {
+    let root = comm.is_root();
+    let run = if root {
+        open_run_dir(args, resume.as_ref().map(|(from, _)| from))?
+    } else {
+        RunDir::create(&crate::ddp::scratch_out(comm.as_ref()))?
+    };
+    let settings = crate::lr_find::auto_lr(settings, args, &prepared, &run)?;
+    let mut trainer = build_trainer(&settings, &prepared, &run, quiet)?
+        .with_interrupt(interrupt::install())
+        .with_communicator(comm.clone());
     if let Some((from, ck)) = &resume {
         trainer.restore(ck, &from.checkpoint)?;
         if !quiet {
@@ -222,10 +253,18 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             );
         }
     }
-    let (trainer_tb, tb) = crate::tensorboard::attach(&args, &settings, &prepared, &run, trainer)?;
+    let (trainer_tb, tb) = crate::tensorboard::attach(args, &settings, &prepared, &run, trainer)?;
     let mut trainer = trainer_tb;
     if !quiet {
         print_model_line(&settings, &prepared, &trainer, &memory);
+        if comm.size() > 1 {
+            println!(
+                "data-parallel: {} processes (MPI), each trains on 1/{} of every batch of {}",
+                comm.size(),
+                comm.size(),
+                settings.batch_size
+            );
+        }
         println!(
             "writing {}/ (if interrupted, continue with: downhill train --resume {})",
             run.out.display(),
@@ -237,12 +276,28 @@ pub fn run(args: TrainArgs) -> Result<i32> {
     let report = trainer.fit(&prepared.train, val)?;
     let seconds = started.elapsed().as_secs_f64();
     let interrupted = report.stopped_because == StopReason::Interrupted;
+    let code = if interrupted {
+        interrupt::EXIT_INTERRUPTED
+    } else if report.stopped_because == StopReason::Divergence {
+        1
+    } else {
+        0
+    };
+    if !root {
+        return Ok(code);
+    }
     trainer.model_mut().eval();
     let metrics = report::final_metrics(trainer.model(), &prepared, &report)?;
     crate::tensorboard::finish(tb.as_ref(), &metrics, report.epochs_run);
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    if comm.size() > 1 {
+        println!(
+            "trained by {} processes (data-parallel over MPI)",
+            comm.size()
+        );
+    }
     if interrupted {
         println!(
             "interrupted after epoch {} (step {}): saved {}/; continue with: downhill train --resume {}",
@@ -251,13 +306,8 @@ pub fn run(args: TrainArgs) -> Result<i32> {
             out.display(),
             out.display()
         );
-        return Ok(interrupt::EXIT_INTERRUPTED);
     }
-    Ok(if report.stopped_because == StopReason::Divergence {
-        1
-    } else {
-        0
-    })
+    Ok(code)
 }
 
 /// Refuses, before anything is allocated, a model whose training would not
@@ -280,17 +330,6 @@ fn check_memory(s: &Settings, p: &Prepared) -> Result<MemoryEstimate> {
         estimate.check(a.bytes, &a.source)?;
     }
     Ok(estimate)
-}
-
-/// Started by `mpirun -np N` (N > 1): N copies would train the same run
-/// independently and race for one run directory, so refuse.
-fn refuse_mpi_launch() -> Result<()> {
-    match downhill::train::launched_size() {
-        Some(n) if n > 1 => Err(CliError::Other(format!(
-            "started by an MPI launcher as one of {n} processes, but this build of downhill trains in one process only; run it without mpirun ({n} independent copies would write one run directory)"
-        ))),
-        _ => Ok(()),
-    }
 }
 
 fn print_model_line(

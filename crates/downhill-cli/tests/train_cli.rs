@@ -440,6 +440,7 @@ fn no_validation_or_test_split_trains_on_every_row() {
 }
 
 #[test]
+#[cfg(not(feature = "mpi"))] // built with MPI it joins the job instead (tests/mpi_cli.rs)
 fn a_build_without_mpi_refuses_to_run_under_mpirun() {
     let dir = scratch("mpirun");
     for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] {

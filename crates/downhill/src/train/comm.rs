@@ -40,6 +40,12 @@ pub trait Communicator: Send + Sync {
     fn is_root(&self) -> bool {
         self.rank() == 0
     }
+    /// Ends every process with exit code `code` (`MPI_Abort`: the launcher
+    /// kills the others, which may be waiting in a collective). One
+    /// process: [`std::process::exit`].
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
+    }
 }
 
 /// One process: every collective is the identity.

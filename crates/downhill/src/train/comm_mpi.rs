@@ -126,4 +126,7 @@ impl Communicator for MpiCommunicator {
         self.world.all_gather_into(values, &mut out[..]);
         out
     }
+    fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
+    }
 }

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::latest_checkpoint;
 use super::config::{Control, GradientInfo, Schedule, StepInfo};
+use super::data_parallel::{any_process, shard_range};
 use super::divergence::Guard;
 use super::progress::Progress;
 use super::stopping::StopReason;
 use super::trainer::Trainer;
-use super::update::{apply_update, evaluate_step, Accumulator, Clip};
-use crate::data::{DataLoader, Dataset};
+use super::update::{apply_update, evaluate_step, mean_loss, Accumulator, Clip};
+use crate::data::{Batch, DataLoader, Dataset};
 use crate::{Gradients, Result, Tensor};
 
 /// What one epoch's batches amounted to; the end-of-epoch policies decide on
@@ -39,6 +40,27 @@ impl EpochSummary {
     pub fn mean_loss(&self) -> f64 {
         self.loss_sum / self.batches as f64
     }
+}
+
+/// This rank's loss on its share of the global batch `batch`, weighted by
+/// that share (`n_r / n`, so the ranks' losses sum to the batch mean), or
+/// `None` if the share is empty. One process: the batch's loss, unweighted.
+fn shard_loss(
+    data: &dyn Dataset,
+    batch: &[usize],
+    rank: usize,
+    size: usize,
+    forward_loss: &mut dyn FnMut(&Batch) -> Tensor,
+) -> Option<Tensor> {
+    if size == 1 {
+        return Some(forward_loss(&data.batch(batch)));
+    }
+    let mine = &batch[shard_range(batch.len(), rank, size)];
+    if mine.is_empty() {
+        return None;
+    }
+    let loss = forward_loss(&data.batch(mine));
+    Some(loss.mul_scalar(mine.len() as f64 / batch.len() as f64))
 }
 
 /// Where an interrupted epoch stopped, saved in the checkpoint so a resumed
@@ -101,19 +123,18 @@ impl Trainer {
             unfinished: false,
         };
         let mut acc = Accumulator::new(k);
+        let (rank, size) = (self.comm.rank(), self.comm.size());
         for bi in first_batch..batches.len() {
-            let b = ctx.train.batch(&batches[bi]);
-            let out = self.model.forward(&b.inputs);
-            let loss = self.loss.forward(&out, b.targets.as_target(), &[]);
-            let lv = loss.item();
-            if let Some(what) = guard.batch_loss(self.state.step + 1, lv, self.state.first_loss) {
-                summary.diverged = Some(what);
-                break;
-            }
-            self.state.first_loss.get_or_insert(lv);
-            acc.add(acc.backward(&loss), lv);
-            summary.loss_sum += lv;
-            summary.batches += 1;
+            let (lv, grads) = {
+                let (model, loss_fn) = (&self.model, &self.loss);
+                match shard_loss(ctx.train, &batches[bi], rank, size, &mut |b| {
+                    loss_fn.forward(&model.forward(&b.inputs), b.targets.as_target(), &[])
+                }) {
+                    Some(loss) => (loss.item(), acc.backward(&loss)),
+                    None => (0.0, Gradients::new()),
+                }
+            };
+            acc.add(grads, lv);
             let last = bi + 1 == batches.len();
             if !acc.ready(last) {
                 continue;
@@ -122,12 +143,19 @@ impl Trainer {
                 .iter()
                 .map(Vec::as_slice)
                 .collect();
-            let (grads, step_loss) = acc.take();
+            let (mut grads, mut losses) = acc.take();
+            self.reducer.reduce_step(&mut grads, &mut losses);
+            if let Some(what) = self.check_batch_losses(&guard, &losses, &mut summary) {
+                summary.diverged = Some(what);
+                break;
+            }
+            let step_loss = mean_loss(&losses);
             let (model, loss_fn, train) = (&self.model, &self.loss, ctx.train);
             let mut reevaluate = || {
                 evaluate_step(&step_batches, k, &mut |idx| {
-                    let b = train.batch(idx);
-                    loss_fn.forward(&model.forward(&b.inputs), b.targets.as_target(), &[])
+                    shard_loss(train, idx, rank, size, &mut |b| {
+                        loss_fn.forward(&model.forward(&b.inputs), b.targets.as_target(), &[])
+                    })
                 })
             };
             let (callbacks, step) = (&mut self.callbacks, self.state.step + 1);
@@ -176,6 +204,26 @@ impl Trainer {
         Ok(summary)
     }
 
+    /// The divergence guard on each (reduced) micro-batch loss of a step, in
+    /// order: the first that diverged, if one did; the ones before it are
+    /// counted into `summary` (and the run's first loss is set).
+    fn check_batch_losses(
+        &mut self,
+        guard: &Guard,
+        losses: &[f64],
+        summary: &mut EpochSummary,
+    ) -> Option<String> {
+        for &lv in losses {
+            if let Some(what) = guard.batch_loss(self.state.step + 1, lv, self.state.first_loss) {
+                return Some(what);
+            }
+            self.state.first_loss.get_or_insert(lv);
+            summary.loss_sum += lv;
+            summary.batches += 1;
+        }
+        None
+    }
+
     /// The per-step hooks after an applied step: count it, step a per-step
     /// schedule, report it (progress bar, callbacks), and check the step
     /// budget and the interrupt flag.
@@ -197,15 +245,18 @@ impl Trainer {
                 self.config.epochs, info.loss, ctx.last_val, info.lr
             ));
         }
+        let mut stop = [false, self.interrupted()];
         for cb in &mut self.callbacks {
-            if cb.on_step_end(&info) == Control::Stop {
-                self.state.stopped = Some(StopReason::Callback);
-            }
+            stop[0] |= cb.on_step_end(&info) == Control::Stop;
+        }
+        any_process(self.comm.as_ref(), &mut stop);
+        if stop[0] {
+            self.state.stopped = Some(StopReason::Callback);
         }
         if self.config.max_steps.is_some_and(|m| self.state.step >= m) {
             self.state.stopped.get_or_insert(StopReason::Budget);
         }
-        if self.interrupted() {
+        if stop[1] {
             self.state.stopped.get_or_insert(StopReason::Interrupted);
         }
     }
@@ -225,6 +276,15 @@ impl Trainer {
             self.state.step
         );
         self.save_checkpoint_file(&name)
+    }
+
+    /// Where checkpoints go: the configured directory on rank 0; other ranks
+    /// of a data-parallel run write nothing.
+    pub(super) fn checkpoint_dir(&self) -> Option<&std::path::PathBuf> {
+        self.config
+            .checkpoint_dir
+            .as_ref()
+            .filter(|_| self.comm.is_root())
     }
 
     /// The report's message for an interrupted run: where it stopped and

@@ -4,10 +4,12 @@
 //! history (in memory and CSV), callbacks, and the epoch checkpoint.
 
 use super::config::{Control, Schedule, TrainConfig};
+use super::data_parallel::any_process;
 use super::epoch::EpochSummary;
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;
+use super::reduced_metrics::evaluate_sharded;
 use super::stopping::{Monitor, StopReason};
 use super::trainer::Trainer;
 use super::Metrics;
@@ -93,23 +95,29 @@ impl Trainer {
         *last_val = value.map_or(String::new(), |m| {
             format!(" {} {m:.4}", self.config.monitor.metric)
         });
+        let root = self.comm.is_root();
         if let Some(line) = log_line(&self.config, &record, self.state.stopped.is_some()) {
-            progress.println(line);
-        }
-        self.state.history.push(record.clone());
-        if let Some(p) = &self.config.history_csv {
-            write_history_csv(p, &self.state.history, self.config.loss_is_scaled)?;
-        }
-        for cb in &mut self.callbacks {
-            if cb.on_epoch_end(&record) == Control::Stop {
-                self.state.stopped.get_or_insert(StopReason::Callback);
+            if root {
+                progress.println(line);
             }
         }
-        if self.interrupted() {
+        self.state.history.push(record.clone());
+        if let (Some(p), true) = (&self.config.history_csv, root) {
+            write_history_csv(p, &self.state.history, self.config.loss_is_scaled)?;
+        }
+        let mut stop = [false, self.interrupted()];
+        for cb in &mut self.callbacks {
+            stop[0] |= cb.on_epoch_end(&record) == Control::Stop;
+        }
+        any_process(self.comm.as_ref(), &mut stop);
+        if stop[0] {
+            self.state.stopped.get_or_insert(StopReason::Callback);
+        }
+        if stop[1] {
             self.state.stopped.get_or_insert(StopReason::Interrupted);
         }
         let last = self.state.stopped.is_some() || self.state.epoch >= self.config.epochs;
-        if checkpoint_due(&self.config, epoch, last) {
+        if root && checkpoint_due(&self.config, epoch, last) {
             self.save_epoch_checkpoint()?;
         }
         self.optimizer.train();
@@ -122,7 +130,16 @@ impl Trainer {
             return Metrics::default();
         };
         self.model.eval();
-        let m = evaluate(self.model.as_ref(), self.loss.as_ref(), v);
+        let m = if self.comm.size() == 1 {
+            evaluate(self.model.as_ref(), self.loss.as_ref(), v)
+        } else {
+            evaluate_sharded(
+                self.model.as_ref(),
+                self.loss.as_ref(),
+                v,
+                self.comm.as_ref(),
+            )
+        };
         self.model.train();
         m
     }
@@ -161,7 +178,7 @@ impl Trainer {
             let own = self.model.state_dict();
             self.best_weights = Some(own.iter().map(|(n, t)| (n.clone(), t.detach())).collect());
         }
-        if let Some(dir) = &self.config.checkpoint_dir {
+        if let Some(dir) = self.checkpoint_dir() {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
                 path: dir.clone(),
                 source: e,

@@ -31,42 +31,67 @@ pub fn classification_metrics(pred: &[usize], truth: &[usize]) -> Metrics {
         truth.len()
     );
     let k = pred.iter().chain(truth).copied().max().map_or(0, |m| m + 1);
-    let (mut tp, mut fp, mut fn_) = (vec![0usize; k], vec![0usize; k], vec![0usize; k]);
-    let mut present = vec![false; k];
-    let mut correct = 0;
-    for (&p, &t) in pred.iter().zip(truth) {
-        present[p] = true;
-        present[t] = true;
-        if p == t {
-            tp[p] += 1;
-            correct += 1;
-        } else {
-            fp[p] += 1;
-            fn_[t] += 1;
+    ClassCounts::of(pred, truth, k).metrics()
+}
+
+/// The counts classification metrics are made of: per class true
+/// positives, false positives, false negatives and presence, the correct
+/// predictions and the samples. Counts add up over shards of a data set
+/// (exact in `f64` below 2⁵³), so a data-parallel evaluation sums them.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct ClassCounts {
+    /// `[tp (k), fp (k), fn (k), present (k), correct, samples]`.
+    pub(super) counts: Vec<f64>,
+    pub(super) k: usize,
+}
+
+impl ClassCounts {
+    /// The counts of `pred` against `truth` over classes `0..k`.
+    pub(super) fn of(pred: &[usize], truth: &[usize], k: usize) -> Self {
+        let mut c = vec![0.0; 4 * k + 2];
+        for (&p, &t) in pred.iter().zip(truth) {
+            c[3 * k + p] = 1.0;
+            c[3 * k + t] = 1.0;
+            if p == t {
+                c[p] += 1.0;
+                c[4 * k] += 1.0;
+            } else {
+                c[k + p] += 1.0;
+                c[2 * k + t] += 1.0;
+            }
         }
+        c[4 * k + 1] = pred.len() as f64;
+        ClassCounts { counts: c, k }
     }
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let (mut p_sum, mut r_sum, mut f_sum, mut classes) = (0.0, 0.0, 0.0, 0usize);
-    for c in (0..k).filter(|&c| present[c]) {
-        let p = ratio(tp[c], tp[c] + fp[c]);
-        let r = ratio(tp[c], tp[c] + fn_[c]);
-        let f = if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        };
-        p_sum += p;
-        r_sum += r;
-        f_sum += f;
-        classes += 1;
+
+    /// Accuracy and macro precision, recall and F1 (presence summed over
+    /// shards counts as present when above 0).
+    pub(super) fn metrics(&self) -> Metrics {
+        let (k, c) = (self.k, &self.counts);
+        let (tp, fp, fn_) = (&c[..k], &c[k..2 * k], &c[2 * k..3 * k]);
+        let ratio = |a: f64, b: f64| if b == 0.0 { 0.0 } else { a / b };
+        let (mut p_sum, mut r_sum, mut f_sum, mut classes) = (0.0, 0.0, 0.0, 0usize);
+        for cl in (0..k).filter(|&cl| c[3 * k + cl] > 0.0) {
+            let p = ratio(tp[cl], tp[cl] + fp[cl]);
+            let r = ratio(tp[cl], tp[cl] + fn_[cl]);
+            let f = if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            };
+            p_sum += p;
+            r_sum += r;
+            f_sum += f;
+            classes += 1;
+        }
+        let n = classes.max(1) as f64;
+        let mut m = Metrics::new();
+        m.insert("accuracy".into(), ratio(c[4 * k], c[4 * k + 1]));
+        m.insert("precision_macro".into(), p_sum / n);
+        m.insert("recall_macro".into(), r_sum / n);
+        m.insert("f1_macro".into(), f_sum / n);
+        m
     }
-    let c = classes.max(1) as f64;
-    let mut m = Metrics::new();
-    m.insert("accuracy".into(), ratio(correct, pred.len()));
-    m.insert("precision_macro".into(), p_sum / c);
-    m.insert("recall_macro".into(), r_sum / c);
-    m.insert("f1_macro".into(), f_sum / c);
-    m
 }
 
 /// RMSE, MAE and R² of predictions against targets (row-major, `width`
@@ -89,39 +114,89 @@ pub fn regression_metrics(pred: &[f64], truth: &[f64], width: usize) -> Metrics 
         truth.len()
     );
     let width = width.max(1);
-    let n = (truth.len() / width).max(1);
-    let (mut se, mut ae) = (0.0, 0.0);
-    for (p, t) in pred.iter().zip(truth) {
-        se += (p - t) * (p - t);
-        ae += (p - t).abs();
-    }
-    let mut r2 = 0.0;
-    for j in 0..width {
-        let mean = truth.iter().skip(j).step_by(width).sum::<f64>() / n as f64;
-        let (mut ss_res, mut ss_tot) = (0.0, 0.0);
-        for (p, t) in pred
-            .iter()
-            .skip(j)
-            .step_by(width)
-            .zip(truth.iter().skip(j).step_by(width))
-        {
-            ss_res += (p - t) * (p - t);
-            ss_tot += (t - mean) * (t - mean);
+    let mut first = RegressionSums::first_pass(pred, truth, width);
+    let mean = first.column_means();
+    first.second_pass(pred, truth, &mean);
+    first.metrics()
+}
+
+/// The sums regression metrics are made of, in two passes (the second
+/// needs the column means of the first): they add up over shards of a data
+/// set, so a data-parallel evaluation sums each pass over the processes.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct RegressionSums {
+    pub(super) width: usize,
+    /// `[squared errors, absolute errors, elements, Σ target per column (width)]`.
+    pub(super) first: Vec<f64>,
+    /// `[residual squares per column (width), total squares per column (width)]`.
+    pub(super) second: Vec<f64>,
+}
+
+impl RegressionSums {
+    /// The first pass over row-major `pred` and `truth` of `width` columns.
+    pub(super) fn first_pass(pred: &[f64], truth: &[f64], width: usize) -> Self {
+        let mut first = vec![0.0; 3 + width];
+        for (p, t) in pred.iter().zip(truth) {
+            first[0] += (p - t) * (p - t);
+            first[1] += (p - t).abs();
         }
-        r2 += if ss_tot > 0.0 {
-            1.0 - ss_res / ss_tot
-        } else if ss_res == 0.0 {
-            1.0
-        } else {
-            0.0
-        };
+        first[2] = truth.len() as f64;
+        for j in 0..width {
+            first[3 + j] = truth.iter().skip(j).step_by(width).sum::<f64>();
+        }
+        RegressionSums {
+            width,
+            first,
+            second: vec![0.0; 2 * width],
+        }
     }
-    let total = truth.len().max(1) as f64;
-    let mut m = Metrics::new();
-    m.insert("rmse".into(), (se / total).sqrt());
-    m.insert("mae".into(), ae / total);
-    m.insert("r2".into(), r2 / width as f64);
-    m
+
+    /// The target's column means (of the first pass's sums).
+    pub(super) fn column_means(&self) -> Vec<f64> {
+        let rows = ((self.first[2] as usize) / self.width).max(1) as f64;
+        self.first[3..].iter().map(|s| s / rows).collect()
+    }
+
+    /// The second pass: per column residual and total sums of squares.
+    pub(super) fn second_pass(&mut self, pred: &[f64], truth: &[f64], mean: &[f64]) {
+        let w = self.width;
+        for (j, &m) in mean.iter().enumerate().take(w) {
+            let (mut ss_res, mut ss_tot) = (0.0, 0.0);
+            for (p, t) in pred
+                .iter()
+                .skip(j)
+                .step_by(w)
+                .zip(truth.iter().skip(j).step_by(w))
+            {
+                ss_res += (p - t) * (p - t);
+                ss_tot += (t - m) * (t - m);
+            }
+            self.second[j] = ss_res;
+            self.second[w + j] = ss_tot;
+        }
+    }
+
+    /// RMSE, MAE and R² from the (summed) passes.
+    pub(super) fn metrics(&self) -> Metrics {
+        let w = self.width;
+        let mut r2 = 0.0;
+        for j in 0..w {
+            let (ss_res, ss_tot) = (self.second[j], self.second[w + j]);
+            r2 += if ss_tot > 0.0 {
+                1.0 - ss_res / ss_tot
+            } else if ss_res == 0.0 {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        let total = self.first[2].max(1.0);
+        let mut m = Metrics::new();
+        m.insert("rmse".into(), (self.first[0] / total).sqrt());
+        m.insert("mae".into(), self.first[1] / total);
+        m.insert("r2".into(), r2 / w as f64);
+        m
+    }
 }
 
 /// Rows per forward pass when evaluating (bounds memory on large sets).
@@ -155,15 +230,48 @@ pub fn predict(model: &dyn Module, data: &dyn Dataset) -> (Vec<f64>, usize) {
 /// units when the dataset says how its targets were scaled
 /// ([`Dataset::target_scaler`]); the loss stays in the scaled space.
 pub fn evaluate(model: &dyn Module, loss: &dyn Loss, data: &dyn Dataset) -> Metrics {
+    let n = data.len();
+    let o = outputs(model, loss, data, 0..n);
+    let mut m = match &o.kind {
+        Outputs::Classes { pred, truth } => classification_metrics(pred, truth),
+        Outputs::Values { pred, truth } => regression_metrics(pred, truth, o.width),
+    };
+    m.insert("loss".into(), o.loss_sum / n.max(1) as f64);
+    m
+}
+
+/// What a model gave on some rows of a data set: the loss summed over the
+/// rows, and predictions with targets (value targets in their own units).
+pub(super) struct Evaluated {
+    pub(super) loss_sum: f64,
+    pub(super) width: usize,
+    pub(super) kind: Outputs,
+}
+
+/// Predictions and targets, by kind of target.
+pub(super) enum Outputs {
+    /// Predicted and true class indices.
+    Classes { pred: Vec<usize>, truth: Vec<usize> },
+    /// Predicted and true values, row-major.
+    Values { pred: Vec<f64>, truth: Vec<f64> },
+}
+
+/// The model's loss and outputs on rows `rows` of `data`, in chunks,
+/// without recording gradients (the loss must use mean reduction).
+pub(super) fn outputs(
+    model: &dyn Module,
+    loss: &dyn Loss,
+    data: &dyn Dataset,
+    rows: std::ops::Range<usize>,
+) -> Evaluated {
     crate::no_grad(|| {
-        let n = data.len();
         let mut total = 0.0;
         let mut preds = Vec::new();
         let mut truth_c = Vec::new();
         let (mut pv, mut tv, mut width) = (Vec::new(), Vec::new(), 1);
-        let mut start = 0;
-        while start < n {
-            let end = (start + EVAL_CHUNK).min(n);
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + EVAL_CHUNK).min(rows.end);
             let idx: Vec<usize> = (start..end).collect();
             let b = data.batch(&idx);
             let y: Tensor = model.forward(&b.inputs);
@@ -182,16 +290,31 @@ pub fn evaluate(model: &dyn Module, loss: &dyn Loss, data: &dyn Dataset) -> Metr
             }
             start = end;
         }
-        let mut m = if !truth_c.is_empty() {
-            classification_metrics(&preds, &truth_c)
+        // An empty share of a data set peeks at its first row for the kind.
+        let classes = if rows.is_empty() {
+            !data.is_empty() && matches!(data.batch(&[0]).targets, Targets::Classes(_))
+        } else {
+            !truth_c.is_empty()
+        };
+        let kind = if classes {
+            Outputs::Classes {
+                pred: preds,
+                truth: truth_c,
+            }
         } else {
             if let Some(s) = data.target_scaler() {
                 s.inverse_transform(&mut pv, width);
                 s.inverse_transform(&mut tv, width);
             }
-            regression_metrics(&pv, &tv, width)
+            Outputs::Values {
+                pred: pv,
+                truth: tv,
+            }
         };
-        m.insert("loss".into(), total / n.max(1) as f64);
-        m
+        Evaluated {
+            loss_sum: total,
+            width,
+            kind,
+        }
     })
 }

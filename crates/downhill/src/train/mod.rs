@@ -28,6 +28,7 @@ mod comm;
 #[cfg(feature = "mpi")]
 mod comm_mpi;
 mod config;
+mod data_parallel;
 mod divergence;
 mod epoch;
 mod epoch_end;
@@ -38,6 +39,7 @@ mod metrics;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod progress;
+mod reduced_metrics;
 mod resume;
 mod stopping;
 pub mod tensorboard;
@@ -51,10 +53,12 @@ pub use comm_mpi::MpiCommunicator;
 pub use config::{
     Callback, Control, FitInfo, GradientInfo, Report, Schedule, StepInfo, TrainConfig,
 };
+pub use data_parallel::shard_range;
 pub use epoch::EpochSummary;
 pub use history::{write_history_csv, EpochRecord};
 pub use lr_find::{LrFindConfig, LrFinding, StepMode, SweepEnd};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
+pub use reduced_metrics::evaluate_sharded;
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
 pub use tensorboard::TensorBoard;
 pub use trainer::Trainer;

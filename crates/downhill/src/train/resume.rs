@@ -290,9 +290,10 @@ impl Trainer {
     /// # Errors
     /// On I/O failure.
     pub(super) fn save_checkpoint_file(&mut self, name: &str) -> Result<()> {
-        let Some(dir) = &self.config.checkpoint_dir else {
+        let Some(dir) = self.checkpoint_dir().cloned() else {
             return Ok(());
         };
+        let dir = &dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::Io {
             path: dir.clone(),
             source: e,

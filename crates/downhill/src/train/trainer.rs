@@ -7,7 +7,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::comm::{Communicator, SingleProcess};
 use super::config::{Callback, FitInfo, Report, Schedule, TrainConfig};
+use super::data_parallel::{
+    broadcast_model, check_same_run, GradientReducer, DEFAULT_BUCKET_BYTES,
+};
 use super::divergence::Guard;
 use super::epoch::{EpochContext, PartialEpoch};
 use super::history::EpochRecord;
@@ -57,6 +61,7 @@ pub struct Trainer {
     pub(super) interrupt: Option<Arc<AtomicBool>>,
     /// The checkpoint file written last (a rollback point while current).
     pub(super) saved: Option<super::checkpoint::SavedAt>,
+    pub(super) comm: Arc<dyn Communicator>,
 }
 
 impl Trainer {
@@ -81,6 +86,7 @@ impl Trainer {
             reducer: Box::new(LocalReducer),
             interrupt: None,
             saved: None,
+            comm: Arc::new(SingleProcess),
         }
     }
 
@@ -128,6 +134,72 @@ impl Trainer {
     pub fn with_reducer(mut self, reducer: Box<dyn Reducer>) -> Self {
         self.reducer = reducer;
         self
+    }
+
+    /// Trains data-parallel over `comm` (one process per rank, e.g.
+    /// [`MpiCommunicator`](super::MpiCommunicator) under `mpirun -np N`):
+    /// parameters and buffers are broadcast from rank 0 when [`Trainer::fit`]
+    /// starts; each epoch's global batches (of
+    /// [`TrainConfig::batch_size`] samples, whatever N is) are split over the
+    /// ranks ([`shard_range`](super::shard_range)); the gradients are summed
+    /// in buckets of 25 MiB ([`Trainer::with_bucket_mib`]) weighted by each
+    /// rank's share of the batch, so every rank applies the update of the
+    /// global batch mean; every decision (divergence and rollback, clipping,
+    /// schedules, early stopping, stop requests, interrupts) is taken on
+    /// reduced numbers, so all ranks act together; validation metrics are
+    /// computed from counts and sums reduced over the ranks' shares of the
+    /// validation set. Only rank 0 writes files (checkpoints, history,
+    /// `best.safetensors`) and shows progress and log lines.
+    ///
+    /// The same N gives bit-identical results (sums in rank order); a
+    /// different N agrees up to floating-point rounding (about 1e-6
+    /// relative). Dropout masks are drawn per rank, so a model with dropout
+    /// is only statistically equivalent across N.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use downhill::data::{BatchSize, TensorDataset};
+    /// use downhill::loss::MseLoss;
+    /// use downhill::nn::{Linear, Module};
+    /// use downhill::optim::Sgd;
+    /// use downhill::train::{SingleProcess, TrainConfig, Trainer};
+    /// use downhill::{Generator, Tensor};
+    ///
+    /// let data = TensorDataset::regression(Tensor::ones(&[8, 1]), &Tensor::ones(&[8, 1]));
+    /// let model = Linear::new(1, 1, true, &mut Generator::new(0));
+    /// let opt = Sgd::default().lr(0.1).build(model.trainable_parameters()).unwrap();
+    /// let config = TrainConfig { batch_size: BatchSize::Size(4), progress: false, ..TrainConfig::default() };
+    /// let mut t = Trainer::new(Box::new(model), Box::new(MseLoss::default()), Box::new(opt), config)
+    ///     .with_communicator(Arc::new(SingleProcess));
+    /// assert_eq!(t.fit(&data, None).unwrap().steps, 20);
+    /// ```
+    pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {
+        self.reducer = Box::new(GradientReducer::new(
+            comm.clone(),
+            self.optimizer.params(),
+            DEFAULT_BUCKET_BYTES,
+        ));
+        self.comm = comm;
+        self
+    }
+
+    /// Sets the size of the gradient buckets of a data-parallel run (see
+    /// [`Trainer::with_communicator`]), in MiB (default 25, like PyTorch
+    /// DDP's `bucket_cap_mb`).
+    pub fn with_bucket_mib(mut self, mib: f64) -> Self {
+        let bytes = (mib.max(0.0) * (1 << 20) as f64) as usize;
+        self.reducer = Box::new(GradientReducer::new(
+            self.comm.clone(),
+            self.optimizer.params(),
+            bytes,
+        ));
+        self
+    }
+
+    /// The communicator (a [`SingleProcess`] unless
+    /// [`Trainer::with_communicator`] set one).
+    pub fn communicator(&self) -> &dyn Communicator {
+        self.comm.as_ref()
     }
 
     /// Adds a callback.
@@ -212,6 +284,7 @@ impl Trainer {
     fn fit_on_pool(&mut self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<Report> {
         self.check_monitor(val.is_some())?;
         self.check_memory(train)?;
+        self.start_data_parallel(train, val)?;
         let started = Instant::now();
         let base_seconds = self.state.seconds;
         let clock = || base_seconds + started.elapsed().as_secs_f64();
@@ -223,7 +296,7 @@ impl Trainer {
         let total = c
             .max_steps
             .map_or(per_epoch * c.epochs, |s| s.min(per_epoch * c.epochs));
-        let progress = Progress::new(total as u64, c.progress);
+        let progress = Progress::new(total as u64, c.progress && self.comm.is_root());
         progress.set_position(self.state.step as u64);
         if self.state.stopped.take() == Some(StopReason::Interrupted) {
             self.state.message.clear();
@@ -279,6 +352,31 @@ impl Trainer {
             cb.on_fit_end(&report);
         }
         Ok(report)
+    }
+
+    /// A data-parallel run's start: every rank checks it was given the same
+    /// run, then takes rank 0's parameters and buffers.
+    fn start_data_parallel(&self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<()> {
+        let batch = match self.config.batch_size {
+            crate::data::BatchSize::Full => 0,
+            crate::data::BatchSize::Size(n) => n,
+        };
+        let params: usize = self.model.state_dict().iter().map(|(_, t)| t.numel()).sum();
+        check_same_run(
+            self.comm.as_ref(),
+            &[
+                ("training samples", train.len() as f64),
+                ("validation samples", val.map_or(0, |v| v.len()) as f64),
+                ("model elements", params as f64),
+                ("batch size", batch as f64),
+                ("seed", self.config.seed as f64),
+                ("accumulate", self.config.accumulate as f64),
+                ("epochs done", self.state.epoch as f64),
+                ("steps done", self.state.step as f64),
+            ],
+        )?;
+        broadcast_model(self.model.as_ref(), self.comm.as_ref());
+        Ok(())
     }
 
     /// A `val_` monitor needs a validation set; without one `val_loss` falls

@@ -12,13 +12,17 @@ use crate::{Gradients, Result, Tensor};
 /// Where the numbers of several workers are combined before anything is
 /// decided on them. A single process uses [`LocalReducer`], which leaves
 /// everything as it is; a data-parallel run (one process per shard, PyTorch
-/// DDP / Horovod style) sums or averages them with an allreduce.
+/// DDP / Horovod style) sums them with an allreduce
+/// ([`Trainer::with_communicator`](super::Trainer::with_communicator)).
 ///
 /// The trainer calls [`Reducer::reduce_step`] once per optimizer step, after
-/// backward and accumulation and before the divergence check, clipping and
+/// backward and accumulation and before the divergence checks, clipping and
 /// the step (and again for every re-evaluation of a closure-based
 /// optimizer), and [`Reducer::reduce_epoch`] once per epoch before any
 /// end-of-epoch decision (divergence, validation, schedule, early stopping).
+///
+/// Each worker's numbers are already weighted by its share of the step's
+/// samples, so the sum over workers is the global mean.
 ///
 /// ```
 /// use downhill::train::{EpochSummary, Reducer};
@@ -27,20 +31,21 @@ use crate::{Gradients, Result, Tensor};
 /// /// Counts the steps it sees (a real one would allreduce).
 /// struct Counting(usize);
 /// impl Reducer for Counting {
-///     fn reduce_step(&mut self, _grads: &mut Gradients, _loss: &mut f64) {
+///     fn reduce_step(&mut self, _grads: &mut Gradients, _losses: &mut [f64]) {
 ///         self.0 += 1;
 ///     }
 ///     fn reduce_epoch(&mut self, _summary: &mut EpochSummary) {}
 /// }
 /// let mut r = Counting(0);
-/// let (mut g, mut loss) = (Gradients::new(), 0.5);
-/// r.reduce_step(&mut g, &mut loss);
+/// let (mut g, mut losses) = (Gradients::new(), [0.5]);
+/// r.reduce_step(&mut g, &mut losses);
 /// assert_eq!(r.0, 1);
 /// ```
 pub trait Reducer: Send {
-    /// Combines one step's accumulated gradients and its loss (the mean over
-    /// the step's batches) in place.
-    fn reduce_step(&mut self, grads: &mut Gradients, loss: &mut f64);
+    /// Sums, in place and over every worker, one step's accumulated
+    /// gradients and the loss of each of its micro-batches (each worker's
+    /// loss weighted by its share of the micro-batch's samples).
+    fn reduce_step(&mut self, grads: &mut Gradients, losses: &mut [f64]);
     /// Combines an epoch's summary (loss sum, batch count, divergence) in place.
     fn reduce_epoch(&mut self, summary: &mut EpochSummary);
 }
@@ -50,17 +55,16 @@ pub trait Reducer: Send {
 pub struct LocalReducer;
 
 impl Reducer for LocalReducer {
-    fn reduce_step(&mut self, _grads: &mut Gradients, _loss: &mut f64) {}
+    fn reduce_step(&mut self, _grads: &mut Gradients, _losses: &mut [f64]) {}
     fn reduce_epoch(&mut self, _summary: &mut EpochSummary) {}
 }
 
 /// Sums the gradients of `k` micro-batches (each loss scaled by 1/k) into one
-/// step's gradients.
+/// step's gradients, and keeps each micro-batch's loss value.
 pub(super) struct Accumulator {
     k: usize,
     pending: Option<Gradients>,
-    micro: usize,
-    loss_sum: f64,
+    losses: Vec<f64>,
 }
 
 impl Accumulator {
@@ -69,8 +73,7 @@ impl Accumulator {
         Accumulator {
             k: k.max(1),
             pending: None,
-            micro: 0,
-            loss_sum: 0.0,
+            losses: Vec::with_capacity(k.max(1)),
         }
     }
 
@@ -85,33 +88,36 @@ impl Accumulator {
             None => self.pending = Some(grads),
             Some(p) => p.accumulate(grads),
         }
-        self.micro += 1;
-        self.loss_sum += loss;
+        self.losses.push(loss);
     }
 
     /// Whether a step is due: `k` batches are in, or the epoch's last batch is.
     pub(super) fn ready(&self, last_batch: bool) -> bool {
-        self.micro >= self.k || last_batch
+        self.losses.len() >= self.k || last_batch
     }
 
     /// Micro-batches accumulated since the last step.
     pub(super) fn micro(&self) -> usize {
-        self.micro
+        self.losses.len()
     }
 
-    /// The step's gradients and mean loss; starts the next step empty.
+    /// The step's gradients and its micro-batches' losses; starts the next
+    /// step empty.
     ///
     /// # Panics
     /// If no batch was added since the last call.
-    pub(super) fn take(&mut self) -> (Gradients, f64) {
+    pub(super) fn take(&mut self) -> (Gradients, Vec<f64>) {
         let grads = self
             .pending
             .take()
             .expect("Accumulator::take: no batch added");
-        let loss = self.loss_sum / self.micro as f64;
-        (self.micro, self.loss_sum) = (0, 0.0);
-        (grads, loss)
+        (grads, std::mem::take(&mut self.losses))
     }
+}
+
+/// The mean of a step's micro-batch losses (summed in order).
+pub(super) fn mean_loss(losses: &[f64]) -> f64 {
+    losses.iter().sum::<f64>() / losses.len() as f64
 }
 
 fn scaled_backward(loss: &Tensor, k: usize) -> Gradients {
@@ -142,13 +148,15 @@ impl Clip {
     }
 }
 
-/// One optimizer step from the accumulated gradients: reduce, refuse
-/// non-finite gradients (returning what diverged, the step not applied),
-/// clip, show the gradients to `before_step` (the callbacks), step. `reevaluate` recomputes the step's loss and accumulated
-/// gradients at the current parameters; only closure-based optimizers call
-/// it (every call is reduced and clipped like the first).
+/// One optimizer step from the accumulated gradients, already reduced
+/// ([`Reducer::reduce_step`]): refuse non-finite gradients (returning what
+/// diverged, the step not applied), clip, show the gradients to
+/// `before_step` (the callbacks), step. `reevaluate` recomputes the step's
+/// (this worker's weighted) loss and accumulated gradients at the current
+/// parameters; only closure-based optimizers call it (every call is reduced
+/// and clipped like the first).
 ///
-/// Returns the step's (reduced) mean loss, or the divergence message.
+/// Returns the step's mean loss, or the divergence message.
 ///
 /// # Errors
 /// Only from clipping (never, as it runs with `error_if_nonfinite = false`).
@@ -156,15 +164,14 @@ impl Clip {
 pub(super) fn apply_update(
     optimizer: &mut dyn Optimizer,
     params: &[Tensor],
-    mut grads: Gradients,
-    mut loss: f64,
+    grads: Gradients,
+    loss: f64,
     step: usize,
     clip: Clip,
     reducer: &mut dyn Reducer,
     reevaluate: &mut dyn FnMut() -> (f64, Gradients),
     before_step: &mut dyn FnMut(&Gradients),
 ) -> Result<std::result::Result<f64, String>> {
-    reducer.reduce_step(&mut grads, &mut loss);
     if let Some(what) = non_finite_gradient(step, &grads) {
         return Ok(Err(what));
     }
@@ -174,11 +181,12 @@ pub(super) fn apply_update(
     let mut closure = || match first.take() {
         Some(evaluated) => evaluated,
         None => {
-            let (mut l, mut g) = reevaluate();
-            reducer.reduce_step(&mut g, &mut l);
+            let (l, mut g) = reevaluate();
+            let mut losses = [l];
+            reducer.reduce_step(&mut g, &mut losses);
             clip.apply(params, &g)
                 .expect("clip_grad_norm only errs with error_if_nonfinite");
-            (l, g)
+            (losses[0], g)
         }
     };
     optimizer.step_with_closure(&mut closure);
@@ -187,20 +195,26 @@ pub(super) fn apply_update(
 
 /// The closure's re-evaluation of one step: forward, loss and (scaled)
 /// backward over every batch of the step, accumulated like the first pass;
-/// the loss is the mean over the batches.
+/// the loss is the mean over the batches. `forward_loss` gives this
+/// worker's (weighted) loss of a batch, or `None` when its share of the
+/// batch is empty.
 pub(super) fn evaluate_step(
     batches: &[&[usize]],
     k: usize,
-    forward_loss: &mut dyn FnMut(&[usize]) -> Tensor,
+    forward_loss: &mut dyn FnMut(&[usize]) -> Option<Tensor>,
 ) -> (f64, Gradients) {
     let mut acc = Accumulator::new(k);
     for idx in batches {
-        let loss = forward_loss(idx);
-        let lv = loss.item();
-        acc.add(scaled_backward(&loss, k), lv);
+        match forward_loss(idx) {
+            Some(loss) => {
+                let lv = loss.item();
+                acc.add(scaled_backward(&loss, k), lv);
+            }
+            None => acc.add(Gradients::new(), 0.0),
+        }
     }
-    let (g, l) = acc.take();
-    (l, g)
+    let (g, losses) = acc.take();
+    (mean_loss(&losses), g)
 }
 
 #[cfg(test)]
@@ -223,10 +237,11 @@ mod tests {
         let l2 = quadratic(&w, 1.0);
         acc.add(acc.backward(&l2), l2.item());
         assert!(acc.ready(false));
-        let (g, loss) = acc.take();
+        let (g, losses) = acc.take();
         // (w/2) + (w − 1)/2 = (0.5, 1.5)
         assert_eq!(g.get(&w).unwrap().to_vec_f64(), vec![0.5, 1.5]);
-        assert_eq!(loss, (2.5 + 0.5) / 2.0);
+        assert_eq!(losses, vec![2.5, 0.5]);
+        assert_eq!(mean_loss(&losses), (2.5 + 0.5) / 2.0);
         assert_eq!(acc.micro(), 0);
     }
 
@@ -263,7 +278,7 @@ mod tests {
     /// Doubles every gradient: stands in for a sum over two identical workers.
     struct Doubling(usize);
     impl Reducer for Doubling {
-        fn reduce_step(&mut self, grads: &mut Gradients, loss: &mut f64) {
+        fn reduce_step(&mut self, grads: &mut Gradients, losses: &mut [f64]) {
             self.0 += 1;
             let pairs: Vec<(Tensor, Tensor)> = grads
                 .iter()
@@ -272,17 +287,21 @@ mod tests {
             for (p, g) in pairs {
                 grads.insert(&p, g);
             }
-            *loss *= 2.0;
+            for l in losses {
+                *l *= 2.0;
+            }
         }
         fn reduce_epoch(&mut self, _summary: &mut EpochSummary) {}
     }
 
     #[test]
-    fn the_reducer_sits_between_backward_and_clipping_and_step() {
+    fn clipping_acts_on_the_reduced_gradients() {
         let w = Tensor::from_vec(vec![3.0f64, 4.0], &[2]).requires_grad_(true);
         let mut opt = Sgd::default().lr(1.0).build(vec![w.clone()]).unwrap();
-        let grads = quadratic(&w, 0.0).backward(); // g = (3, 4)
+        let mut grads = quadratic(&w, 0.0).backward(); // g = (3, 4)
         let mut r = Doubling(0);
+        let mut losses = [12.5];
+        r.reduce_step(&mut grads, &mut losses);
         let clip = Clip {
             value: Some(7.0),
             norm: None,
@@ -291,7 +310,7 @@ mod tests {
             &mut opt,
             std::slice::from_ref(&w),
             grads,
-            12.5,
+            losses[0],
             1,
             clip,
             &mut r,
@@ -310,18 +329,19 @@ mod tests {
         let w = Tensor::from_vec(vec![3.0f64, -1.0], &[2]).requires_grad_(true);
         let mut opt = Lbfgs::default().build(vec![w.clone()]).unwrap();
         let l = quadratic(&w, 1.0);
-        let (lv, grads) = (l.item(), l.backward());
+        let (mut lv, mut grads) = ([l.item()], l.backward());
         let mut r = Doubling(0);
+        r.reduce_step(&mut grads, &mut lv);
         let mut evals = 0;
         let mut reeval = || {
             evals += 1;
-            evaluate_step(&[&[0]], 1, &mut |_| quadratic(&w, 1.0))
+            evaluate_step(&[&[0]], 1, &mut |_| Some(quadratic(&w, 1.0)))
         };
         apply_update(
             &mut opt,
             std::slice::from_ref(&w),
             grads,
-            lv,
+            lv[0],
             1,
             Clip::default(),
             &mut r,
@@ -342,8 +362,14 @@ mod tests {
     fn evaluating_a_step_averages_the_loss_and_scales_the_gradients() {
         let w = Tensor::from_vec(vec![2.0f64], &[1]).requires_grad_(true);
         let cs = [0.0, 2.0];
-        let (loss, g) = evaluate_step(&[&[0], &[1]], 2, &mut |idx| quadratic(&w, cs[idx[0]]));
+        let (loss, g) = evaluate_step(&[&[0], &[1]], 2, &mut |idx| Some(quadratic(&w, cs[idx[0]])));
         assert_eq!(loss, (2.0 + 0.0) / 2.0);
+        assert_eq!(g.get(&w).unwrap().to_vec_f64(), vec![1.0]);
+        // A worker whose share of a batch is empty adds no gradient and 0 loss.
+        let (loss, g) = evaluate_step(&[&[0], &[1]], 2, &mut |idx| {
+            (idx[0] == 0).then(|| quadratic(&w, 0.0))
+        });
+        assert_eq!(loss, 1.0);
         assert_eq!(g.get(&w).unwrap().to_vec_f64(), vec![1.0]);
     }
 }
