@@ -149,7 +149,8 @@ pub fn load_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
     tensors_from_bytes(&bytes, path)
 }
 
-/// Parses safetensors bytes (`path` names the source in errors).
+/// Parses safetensors bytes (`path` names the source in errors), the tensors
+/// in name order.
 ///
 /// **Errors** if the bytes are not valid safetensors or hold an unsupported dtype.
 pub fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tensor)>> {
@@ -188,6 +189,8 @@ pub fn tensors_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tens
         };
         out.push((name, t));
     }
+    // The header is a map: order by name so every reader sees the same list.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 

@@ -502,8 +502,8 @@ impl Optimizer for LbfgsOptimizer {
     }
 
     /// Shared tensors (f64, over the flattened parameters of length n):
-    /// `d` [n], `prev_flat_grad` [n], `old_dirs` and `old_stps` [k, n],
-    /// `ro` [k]; absent while empty. The counters, `t`, `h_diag` and
+    /// `d` (n), `prev_flat_grad` (n), `old_dirs` and `old_stps` (k × n),
+    /// `ro` (k); absent while empty. The counters, `t`, `h_diag` and
     /// `prev_loss` in the document.
     fn state_dict(&self) -> OptimizerState {
         let st = &self.state;

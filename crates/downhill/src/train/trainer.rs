@@ -137,7 +137,7 @@ impl Trainer {
     }
 
     /// Trains data-parallel over `comm` (one process per rank, e.g.
-    /// [`MpiCommunicator`](super::MpiCommunicator) under `mpirun -np N`):
+    /// `MpiCommunicator` (feature `mpi`) under `mpirun -np N`):
     /// parameters and buffers are broadcast from rank 0 when [`Trainer::fit`]
     /// starts; each epoch's global batches (of
     /// [`TrainConfig::batch_size`] samples, whatever N is) are split over the
