@@ -1,6 +1,6 @@
 """Reading, typing and encoding a 1,000,000-row table: downhill vs pandas, same run, alternating.
 
-    cargo build --release -p downhill-cli -p downhill --example table_load
+    cargo build --release -p downhill-cli && cargo build --release -p downhill --example table_load
     (DOWNHILL_BIN_DIR=target/debug to use binaries of another profile)
     /work/venv/bin/python bench/tables_speed.py [ROWS] [ROUNDS]     (defaults 1000000, 3)
 
