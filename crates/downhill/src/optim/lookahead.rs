@@ -214,20 +214,4 @@ impl Optimizer for LookaheadOptimizer {
     }
 }
 
-impl LrTarget for LookaheadOptimizer {
-    fn num_groups(&self) -> usize {
-        self.base.num_groups()
-    }
-    fn lr(&self, g: usize) -> f64 {
-        self.base.lr(g)
-    }
-    fn set_lr(&mut self, g: usize, lr: f64) {
-        self.base.set_lr(g, lr)
-    }
-    fn momentum(&self, g: usize) -> Option<f64> {
-        self.base.momentum(g)
-    }
-    fn set_momentum(&mut self, g: usize, m: f64) {
-        self.base.set_momentum(g, m)
-    }
-}
+lr_target_of_base!(LookaheadOptimizer);

@@ -19,6 +19,30 @@
 //! assert!(w.to_vec_f64().iter().all(|v| v.abs() < 0.05));
 //! ```
 
+/// `LrTarget` for an optimizer that wraps another in its `base` field (SAM,
+/// Lookahead): learning rates and momenta are the base optimizer's.
+macro_rules! lr_target_of_base {
+    ($wrapper:ty) => {
+        impl LrTarget for $wrapper {
+            fn num_groups(&self) -> usize {
+                self.base.num_groups()
+            }
+            fn lr(&self, g: usize) -> f64 {
+                self.base.lr(g)
+            }
+            fn set_lr(&mut self, g: usize, lr: f64) {
+                self.base.set_lr(g, lr)
+            }
+            fn momentum(&self, g: usize) -> Option<f64> {
+                self.base.momentum(g)
+            }
+            fn set_momentum(&mut self, g: usize, m: f64) {
+                self.base.set_momentum(g, m)
+            }
+        }
+    };
+}
+
 mod adafactor;
 mod adam;
 mod adaptive;
