@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{Column, ColumnValues, Frame, MISSING};
@@ -188,11 +189,17 @@ pub fn infer_columns(
     opts: &SchemaOptions,
 ) -> Result<Vec<ColumnReport>> {
     check_overrides(frame, targets, opts)?;
-    let mut out = Vec::new();
-    for column in frame.columns.iter().filter(|c| !targets.contains(&c.name)) {
-        out.push(infer_one(frame, column, opts)?);
-    }
-    Ok(out)
+    // Columns are looked at in parallel; the first error in column order wins.
+    let columns: Vec<&Column> = frame
+        .columns
+        .iter()
+        .filter(|c| !targets.contains(&c.name))
+        .collect();
+    let reports: Vec<Result<ColumnReport>> = columns
+        .par_iter()
+        .map(|column| infer_one(frame, column, opts))
+        .collect();
+    reports.into_iter().collect()
 }
 
 fn infer_one(frame: &Frame, column: &Column, opts: &SchemaOptions) -> Result<ColumnReport> {

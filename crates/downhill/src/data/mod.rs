@@ -9,8 +9,10 @@
 //! the training loop reads batches from. [`prepare`] runs the whole chain,
 //! [`TrainedModel`] loads a run directory and predicts on new tables.
 
+mod column_builder;
 mod columns;
 pub mod csv;
+mod encode;
 mod frame;
 mod frame_csv;
 pub mod npy;

@@ -36,9 +36,10 @@ pub(crate) fn parquet_frame(path: &Path, _opts: &FrameOptions) -> Result<Frame> 
 /// lacks, or has a column of another type (dates, lists, …).
 #[cfg(feature = "parquet")]
 pub(crate) fn parquet_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
+    use super::column_builder::Builder;
     use super::frame::Column;
-    use super::frame_csv::Builder;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use rayon::prelude::*;
 
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -58,9 +59,14 @@ pub(crate) fn parquet_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
     for batch in reader {
         let batch =
             batch.map_err(|e| parse_error(path, format!("cannot read the Parquet data: {e}")))?;
-        for (j, b) in builders.iter_mut().enumerate() {
-            append(b, batch.column(j).as_ref(), &na)
-                .map_err(|m| parse_error(path, format!("column {:?}: {m}", names[j])))?;
+        // Columns are appended in parallel; the first error in column order wins.
+        let appended: Vec<Result<(), String>> = builders
+            .par_iter_mut()
+            .enumerate()
+            .map(|(j, b)| append(b, batch.column(j).as_ref(), &na))
+            .collect();
+        for (j, r) in appended.into_iter().enumerate() {
+            r.map_err(|m| parse_error(path, format!("column {:?}: {m}", names[j])))?;
         }
         rows += batch.num_rows();
     }
@@ -89,7 +95,7 @@ pub(crate) fn parquet_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
 /// Appends one Arrow array's cells to a column.
 #[cfg(feature = "parquet")]
 fn append(
-    b: &mut super::frame_csv::Builder,
+    b: &mut super::column_builder::Builder,
     a: &dyn arrow_array::Array,
     na: &[String],
 ) -> Result<(), String> {

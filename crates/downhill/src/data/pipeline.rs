@@ -174,12 +174,14 @@ pub fn frame_target(
                     values: v.iter().map(|&x| Some(x)).collect(),
                 },
                 ColumnValues::Text(t) => {
+                    // Each distinct text is read as a number once.
+                    let parsed: Vec<Option<f64>> =
+                        t.dictionary.iter().map(|s| s.parse::<f64>().ok()).collect();
                     let mut text = TextCells::default();
                     let mut values = Vec::with_capacity(t.codes.len());
-                    for r in 0..t.codes.len() {
-                        let s = t.get(r).unwrap_or("");
-                        text.push(s);
-                        values.push(s.parse::<f64>().ok());
+                    for (r, &c) in t.codes.iter().enumerate() {
+                        text.push(t.get(r).unwrap_or(""));
+                        values.push(parsed.get(c as usize).copied().flatten());
                     }
                     RawTarget {
                         name: c.name.clone(),

@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::columns::{numeric_cells, ColumnReport, Kind};
+use super::encode::Encoder;
 use super::frame::{Column, ColumnValues, Frame, MISSING};
-use super::target::{name_list, number_label, quote};
+use super::target::{name_list, number_label};
 use super::{Scaler, ScalerKind};
 use crate::{Element, Result};
 
@@ -47,6 +49,21 @@ impl FeatureColumn {
     pub fn name(&self) -> &str {
         match self {
             FeatureColumn::Numeric { name, .. } | FeatureColumn::Categorical { name, .. } => name,
+        }
+    }
+
+    /// How many inputs it becomes.
+    pub fn width(&self) -> usize {
+        match self {
+            FeatureColumn::Numeric {
+                missing_indicator, ..
+            } => 1 + usize::from(*missing_indicator),
+            FeatureColumn::Categorical {
+                categories,
+                other,
+                missing,
+                ..
+            } => categories.len() + usize::from(*other) + usize::from(*missing),
         }
     }
 
@@ -151,21 +168,36 @@ impl Schema {
         opts: &super::SchemaOptions,
         scaler: ScalerKind,
     ) -> Result<Schema> {
+        // Medians and category counts do not depend on the rows' order:
+        // they are read in file order, which reads each column forwards.
+        let mut sorted = train.to_vec();
+        sorted.sort_unstable();
+        let train = &sorted[..];
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
-        for k in kinds {
-            let col = frame
-                .column(&k.name)
-                .expect("infer_columns reports the frame's own columns");
-            match k.kind {
-                Kind::Dropped => dropped.push(DroppedColumn {
+        // Columns are fitted in parallel; the first error in column order wins.
+        let fitted: Vec<Result<Option<FeatureColumn>>> = kinds
+            .par_iter()
+            .map(|k| {
+                let col = frame
+                    .column(&k.name)
+                    .expect("infer_columns reports the frame's own columns");
+                Ok(match k.kind {
+                    Kind::Dropped => None,
+                    Kind::Numeric => Some(fit_numeric(frame, col, train)?),
+                    Kind::Categorical => {
+                        Some(fit_categorical(col, train, opts.max_categories.max(1)))
+                    }
+                })
+            })
+            .collect();
+        for (k, f) in kinds.iter().zip(fitted) {
+            match f? {
+                Some(c) => columns.push(c),
+                None => dropped.push(DroppedColumn {
                     name: k.name.clone(),
                     why: k.why.clone(),
                 }),
-                Kind::Numeric => columns.push(fit_numeric(frame, col, train)?),
-                Kind::Categorical => {
-                    columns.push(fit_categorical(col, train, opts.max_categories.max(1)))
-                }
             }
         }
         if columns.is_empty() {
@@ -203,7 +235,7 @@ impl Schema {
 
     /// Number of model inputs.
     pub fn width(&self) -> usize {
-        self.feature_names().len()
+        self.columns.iter().map(FeatureColumn::width).sum()
     }
 
     /// Every row of `frame` encoded and scaled: row-major, `rows × width()`.
@@ -213,7 +245,8 @@ impl Schema {
     /// [`Error::Parse`](crate::Error::Parse) naming a used column that is
     /// missing from the file, or a non-number in a numeric column.
     pub fn transform(&self, frame: &Frame) -> Result<(Vec<f64>, TransformNotes)> {
-        self.encode(frame, None, &self.affine())
+        let all: Vec<usize> = (0..frame.rows).collect();
+        Ok(Encoder::new(self, frame)?.encode(&all, &self.affine()))
     }
 
     /// The rows `rows` of `frame` encoded and scaled, as `f32` or `f64`
@@ -228,7 +261,7 @@ impl Schema {
         frame: &Frame,
         rows: &[usize],
     ) -> Result<(Vec<T>, TransformNotes)> {
-        self.encode(frame, Some(rows), &self.affine())
+        Ok(Encoder::new(self, frame)?.encode(rows, &self.affine()))
     }
 
     /// Per input, `(shift, divisor)` with `scaled = (x − shift) / divisor`
@@ -258,16 +291,15 @@ impl Schema {
         }
     }
 
-    /// The feature scaler of kind `kind` over the encoded training rows,
-    /// encoded a chunk at a time; the same numbers as [`Scaler::fit`] on the
-    /// whole encoded matrix.
+    /// The feature scaler of kind `kind` over the encoded training rows
+    /// `train` (in file order), encoded a chunk at a time; the same numbers
+    /// as [`Scaler::fit`] on the whole encoded matrix of those rows.
     fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
         const CHUNK: usize = 8192;
         let w = self.width();
         let identity = vec![(0.0, 1.0); w];
-        let chunk = |rows: &[usize]| -> Result<Vec<f64>> {
-            Ok(self.encode(frame, Some(rows), &identity)?.0)
-        };
+        let encoder = Encoder::new(self, frame)?;
+        let chunk = |rows: &[usize]| -> Result<Vec<f64>> { Ok(encoder.encode(rows, &identity).0) };
         let n = train.len().max(1) as f64;
         Ok(match kind {
             ScalerKind::None => Scaler::None,
@@ -315,103 +347,6 @@ impl Schema {
             }
         })
     }
-
-    /// Encodes the rows `rows` (`None` = all) of `frame`, each input mapped
-    /// by `affine`.
-    fn encode<T: Element>(
-        &self,
-        frame: &Frame,
-        rows: Option<&[usize]>,
-        affine: &[(f64, f64)],
-    ) -> Result<(Vec<T>, TransformNotes)> {
-        let mut notes = TransformNotes::default();
-        let used: Vec<&Column> = self
-            .columns
-            .iter()
-            .map(|c| {
-                frame.column(c.name()).ok_or_else(|| {
-                    frame.header_error(
-                        0,
-                        format!(
-                            "the model's feature column {} is missing from the file (columns: {})",
-                            quote(c.name()),
-                            name_list(&frame.names())
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_>>()?;
-        for c in &frame.columns {
-            let known = self.columns.iter().any(|f| f.name() == c.name)
-                || self.dropped.iter().any(|d| d.name == c.name);
-            if !known {
-                notes.extra_columns.push(c.name.clone());
-            }
-        }
-        let w = self.width();
-        let all: Vec<usize>;
-        let rows = match rows {
-            Some(r) => r,
-            None => {
-                all = (0..frame.rows).collect();
-                &all
-            }
-        };
-        let scaled = |j: usize, v: f64| T::from_f64((v - affine[j].0) / affine[j].1);
-        let zero_row: Vec<T> = (0..w).map(|j| scaled(j, 0.0)).collect();
-        let mut x: Vec<T> = Vec::with_capacity(rows.len() * w);
-        for _ in rows {
-            x.extend_from_slice(&zero_row);
-        }
-        let mut offset = 0;
-        for (spec, col) in self.columns.iter().zip(used) {
-            let mut out = Cells {
-                x: &mut x,
-                w,
-                offset,
-                scaled: &scaled,
-            };
-            let (imputed, unseen) = match spec {
-                FeatureColumn::Numeric {
-                    median,
-                    missing_indicator,
-                    ..
-                } => (
-                    encode_numeric(frame, col, rows, *median, *missing_indicator, &mut out)?,
-                    0,
-                ),
-                FeatureColumn::Categorical {
-                    categories,
-                    other,
-                    missing,
-                    ..
-                } => encode_categorical(col, rows, categories, *other, *missing, &mut out),
-            };
-            if imputed > 0 {
-                notes.imputed.push((spec.name().to_string(), imputed));
-            }
-            if unseen > 0 {
-                notes.unseen.push((spec.name().to_string(), unseen));
-            }
-            offset += spec.input_names().len();
-        }
-        Ok((x, notes))
-    }
-}
-
-/// Where one column's inputs go: row `k`, input `offset + slot`.
-struct Cells<'a, T, F: Fn(usize, f64) -> T> {
-    x: &'a mut [T],
-    w: usize,
-    offset: usize,
-    scaled: &'a F,
-}
-
-impl<T, F: Fn(usize, f64) -> T> Cells<'_, T, F> {
-    fn set(&mut self, k: usize, slot: usize, v: f64) {
-        let j = self.offset + slot;
-        self.x[k * self.w + j] = (self.scaled)(j, v);
-    }
 }
 
 fn fit_numeric(frame: &Frame, col: &Column, train: &[usize]) -> Result<FeatureColumn> {
@@ -434,12 +369,19 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(f64::total_cmp);
     let n = v.len();
+    let (lower, &mut upper, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
     if n % 2 == 1 {
-        v[n / 2]
+        upper
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        // The lower part holds the n/2 smallest values: its largest is the
+        // other middle value.
+        let below = lower
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .expect("an even count >= 2 leaves a lower half");
+        (below + upper) / 2.0
     }
 }
 
@@ -460,12 +402,19 @@ fn fit_categorical(col: &Column, train: &[usize], max_categories: usize) -> Feat
             }
         }
         ColumnValues::Numbers(v) => {
+            // Counted by value, then labelled once per distinct value.
+            let mut by_value: HashMap<u64, usize> = HashMap::new();
             for &r in train {
                 if v[r].is_nan() {
                     missing = true;
                 } else {
-                    *counts.entry(number_label(v[r])).or_insert(0) += 1;
+                    *by_value.entry(v[r].to_bits()).or_insert(0) += 1;
                 }
+            }
+            for (bits, n) in by_value {
+                *counts
+                    .entry(number_label(f64::from_bits(bits)))
+                    .or_insert(0) += n;
             }
         }
     }
@@ -481,104 +430,6 @@ fn fit_categorical(col: &Column, train: &[usize], max_categories: usize) -> Feat
         other,
         missing,
     }
-}
-
-/// Writes a numeric column for the rows `rows`; returns the imputed count.
-fn encode_numeric<T, F: Fn(usize, f64) -> T>(
-    frame: &Frame,
-    col: &Column,
-    rows: &[usize],
-    median: f64,
-    indicator: bool,
-    out: &mut Cells<'_, T, F>,
-) -> Result<usize> {
-    let v = numeric_cells(frame, col)?;
-    let mut imputed = 0;
-    for (k, &r) in rows.iter().enumerate() {
-        let value = v[r];
-        if value.is_nan() {
-            out.set(k, 0, median);
-            if indicator {
-                out.set(k, 1, 1.0);
-            }
-            imputed += 1;
-        } else {
-            out.set(k, 0, value);
-        }
-    }
-    Ok(imputed)
-}
-
-/// Writes a one-hot column for the rows `rows`; returns the missing and the
-/// unseen counts.
-fn encode_categorical<T, F: Fn(usize, f64) -> T>(
-    col: &Column,
-    rows: &[usize],
-    categories: &[String],
-    other: bool,
-    missing: bool,
-    out: &mut Cells<'_, T, F>,
-) -> (usize, usize) {
-    let index: HashMap<&str, usize> = categories
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let other_slot = other.then_some(categories.len());
-    let missing_slot = missing.then_some(categories.len() + usize::from(other));
-    let (mut n_missing, mut n_unseen) = (0, 0);
-    // The slot of each row's value: Ok(slot), Err(true) if missing, Err(false) if unseen.
-    let mut put = |k: usize, slot: Result<usize, bool>| {
-        let s = match slot {
-            Ok(s) => Some(s),
-            Err(true) => {
-                n_missing += 1;
-                missing_slot
-            }
-            Err(false) => {
-                n_unseen += 1;
-                other_slot
-            }
-        };
-        if let Some(s) = s {
-            out.set(k, s, 1.0);
-        }
-    };
-    match &col.values {
-        ColumnValues::Text(t) => {
-            let slots: Vec<Option<usize>> = t
-                .dictionary
-                .iter()
-                .map(|s| index.get(s.as_str()).copied())
-                .collect();
-            for (k, &r) in rows.iter().enumerate() {
-                let c = t.codes[r];
-                put(
-                    k,
-                    if c == MISSING {
-                        Err(true)
-                    } else {
-                        slots[c as usize].ok_or(false)
-                    },
-                );
-            }
-        }
-        ColumnValues::Numbers(v) => {
-            for (k, &r) in rows.iter().enumerate() {
-                let value = v[r];
-                let slot = if value.is_nan() {
-                    Err(true)
-                } else {
-                    index
-                        .get(number_label(value).as_str())
-                        .copied()
-                        .ok_or(false)
-                };
-                put(k, slot);
-            }
-        }
-    }
-    (n_missing, n_unseen)
 }
 
 #[cfg(test)]

@@ -1,0 +1,200 @@
+//! [`Builder`]: one column of a [`Frame`](super::Frame) being read, numbers
+//! until a cell is not one, then dictionary-encoded text.
+
+use std::collections::HashMap;
+
+use super::frame::{ColumnValues, TextColumn, MISSING};
+use super::target::number_label;
+
+/// One column being read: numbers until a cell is not one, then text.
+pub(crate) enum Builder {
+    Numbers(Vec<f64>),
+    Text {
+        codes: Vec<u32>,
+        dictionary: Vec<String>,
+        index: HashMap<String, u32>,
+        /// Present cells that were numbers before the column turned to text.
+        from_numbers: usize,
+    },
+}
+
+impl Builder {
+    /// A column that starts as text: every cell is kept as written.
+    pub(crate) fn text() -> Builder {
+        Builder::Text {
+            codes: Vec::new(),
+            dictionary: Vec::new(),
+            index: HashMap::new(),
+            from_numbers: 0,
+        }
+    }
+
+    /// Present cells read as numbers: all of them for a numeric column,
+    /// those before the first text cell for a text one.
+    pub(crate) fn numbers_read(&self) -> usize {
+        match self {
+            Builder::Numbers(v) => v.iter().filter(|x| !x.is_nan()).count(),
+            Builder::Text { from_numbers, .. } => *from_numbers,
+        }
+    }
+
+    fn intern(
+        codes: &mut Vec<u32>,
+        dictionary: &mut Vec<String>,
+        index: &mut HashMap<String, u32>,
+        s: &str,
+    ) -> u32 {
+        let code = match index.get(s) {
+            Some(&c) => c,
+            None => {
+                let c = dictionary.len() as u32;
+                dictionary.push(s.to_string());
+                index.insert(s.to_string(), c);
+                c
+            }
+        };
+        codes.push(code);
+        code
+    }
+
+    /// Turns a numeric column into text (numbers as [`number_label`]).
+    fn to_text(values: &[f64]) -> Builder {
+        let mut codes = Vec::with_capacity(values.len() + 1);
+        let mut dictionary = Vec::new();
+        let mut index = HashMap::new();
+        let mut from_numbers = 0;
+        for &v in values {
+            if v.is_nan() {
+                codes.push(MISSING);
+            } else {
+                from_numbers += 1;
+                Self::intern(&mut codes, &mut dictionary, &mut index, &number_label(v));
+            }
+        }
+        Builder::Text {
+            codes,
+            dictionary,
+            index,
+            from_numbers,
+        }
+    }
+
+    /// Appends a present (not missing) cell; `Err(())` if it is an infinite number.
+    pub(crate) fn push(&mut self, cell: &str) -> Result<(), ()> {
+        if let Builder::Numbers(v) = self {
+            match cell.parse::<f64>() {
+                Ok(x) if x.is_infinite() => return Err(()),
+                Ok(x) => {
+                    v.push(x);
+                    return Ok(());
+                }
+                Err(_) => *self = Self::to_text(v),
+            }
+        }
+        if let Builder::Text {
+            codes,
+            dictionary,
+            index,
+            ..
+        } = self
+        {
+            Self::intern(codes, dictionary, index, cell);
+        }
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    /// Appends a number (text columns take its [`number_label`]); `Err(())`
+    /// if it is infinite. NaN is missing.
+    pub(crate) fn push_number(&mut self, x: f64) -> Result<(), ()> {
+        if x.is_infinite() {
+            return Err(());
+        }
+        match self {
+            Builder::Numbers(v) => v.push(x),
+            Builder::Text { codes, .. } if x.is_nan() => codes.push(MISSING),
+            Builder::Text {
+                codes,
+                dictionary,
+                index,
+                ..
+            } => {
+                Self::intern(codes, dictionary, index, &number_label(x));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn push_missing(&mut self) {
+        match self {
+            Builder::Numbers(v) => v.push(f64::NAN),
+            Builder::Text { codes, .. } => codes.push(MISSING),
+        }
+    }
+
+    /// Appends the cells of `next`, the same column read from the rows
+    /// that follow. Text codes are renumbered into this column's
+    /// dictionary, which stays in order of first appearance; a numeric part
+    /// meeting a text part turns into text as [`Builder::push`] would.
+    pub(crate) fn append(&mut self, next: Builder) {
+        if matches!(self, Builder::Numbers(v) if v.is_empty()) {
+            *self = next;
+            return;
+        }
+        match (&mut *self, next) {
+            (Builder::Numbers(a), Builder::Numbers(b)) => {
+                a.reserve(b.len());
+                a.extend_from_slice(&b);
+            }
+            (Builder::Numbers(a), text @ Builder::Text { .. }) => {
+                *self = Self::to_text(a);
+                self.append(text);
+            }
+            (Builder::Text { .. }, Builder::Numbers(b)) => self.append(Self::to_text(&b)),
+            (
+                Builder::Text {
+                    codes,
+                    dictionary,
+                    index,
+                    ..
+                },
+                Builder::Text {
+                    codes: next_codes,
+                    dictionary: next_dictionary,
+                    ..
+                },
+            ) => {
+                let mut renumber = Vec::with_capacity(next_dictionary.len());
+                for s in &next_dictionary {
+                    let code = match index.get(s.as_str()) {
+                        Some(&c) => c,
+                        None => {
+                            let c = dictionary.len() as u32;
+                            dictionary.push(s.clone());
+                            index.insert(s.clone(), c);
+                            c
+                        }
+                    };
+                    renumber.push(code);
+                }
+                codes.reserve(next_codes.len());
+                codes.extend(next_codes.iter().map(|&c| {
+                    if c == MISSING {
+                        MISSING
+                    } else {
+                        renumber[c as usize]
+                    }
+                }));
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> ColumnValues {
+        match self {
+            Builder::Numbers(v) => ColumnValues::Numbers(v),
+            Builder::Text {
+                codes, dictionary, ..
+            } => ColumnValues::Text(TextColumn { codes, dictionary }),
+        }
+    }
+}

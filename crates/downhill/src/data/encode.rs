@@ -1,0 +1,359 @@
+//! Encoding a [`Frame`]'s rows with a [`Schema`]: each used column resolved
+//! once, then the rows encoded a block at a time in file order (chunks in
+//! parallel above a size threshold), so columns are read forwards and a
+//! block of the output stays in cache while every column writes into it.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::columns::numeric_cells;
+use super::frame::{Column, ColumnValues, Frame, MISSING};
+use super::schema::{FeatureColumn, Schema, TransformNotes};
+use super::target::{name_list, number_label, quote};
+use crate::{Element, Result};
+
+/// Rows per block: a block of f64 rows of a few hundred inputs stays in L2.
+const BLOCK: usize = 256;
+/// Rows per chunk, the unit of parallel work.
+const CHUNK: usize = 32 * BLOCK;
+/// Below this many rows the chunks are written on the calling thread.
+const PARALLEL_ROWS: usize = 2 * CHUNK;
+
+/// A category lookup's outcome: `Ok(slot)`, or `Err(true)` for a missing
+/// cell, `Err(false)` for an unseen category.
+type Slot = std::result::Result<usize, bool>;
+
+/// How one used column writes its inputs.
+enum Plan<'a> {
+    /// A numeric input at `offset` (and the missing indicator after it).
+    Numeric {
+        values: Cow<'a, [f64]>,
+        median: f64,
+        indicator: bool,
+    },
+    /// One-hot from dictionary codes: the slot of each code.
+    Codes {
+        codes: &'a [u32],
+        slots: Vec<Option<usize>>,
+        other: Option<usize>,
+        missing: Option<usize>,
+    },
+    /// One-hot from numbers, looked up by their label.
+    Labels {
+        values: &'a [f64],
+        index: HashMap<&'a str, usize>,
+        other: Option<usize>,
+        missing: Option<usize>,
+    },
+}
+
+/// Per used column: cells imputed (or missing categories) and unseen categories.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    imputed: usize,
+    unseen: usize,
+}
+
+/// A schema bound to one frame: every used column found, its cells and
+/// lookups prepared, ready to encode any rows.
+pub(crate) struct Encoder<'a> {
+    schema: &'a Schema,
+    plans: Vec<(usize, Plan<'a>)>,
+    width: usize,
+    extra_columns: Vec<String>,
+}
+
+impl<'a> Encoder<'a> {
+    /// Resolves `schema`'s columns in `frame`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Parse`](crate::Error::Parse) naming a used column that is
+    /// missing from the file, or a non-number in a numeric column.
+    pub(crate) fn new(schema: &'a Schema, frame: &'a Frame) -> Result<Self> {
+        let mut plans = Vec::with_capacity(schema.columns.len());
+        let mut offset = 0;
+        for spec in &schema.columns {
+            let col = frame.column(spec.name()).ok_or_else(|| {
+                frame.header_error(
+                    0,
+                    format!(
+                        "the model's feature column {} is missing from the file (columns: {})",
+                        quote(spec.name()),
+                        name_list(&frame.names())
+                    ),
+                )
+            })?;
+            plans.push((offset, plan(frame, spec, col)?));
+            offset += spec.width();
+        }
+        let extra_columns = frame
+            .columns
+            .iter()
+            .filter(|c| {
+                !schema.columns.iter().any(|f| f.name() == c.name)
+                    && !schema.dropped.iter().any(|d| d.name == c.name)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        Ok(Encoder {
+            schema,
+            plans,
+            width: offset,
+            extra_columns,
+        })
+    }
+
+    /// The rows `rows` encoded, each input `j` mapped to
+    /// `(x − affine[j].0) / affine[j].1`: row-major, `rows.len() × width`,
+    /// with the notes of what was imputed or unseen.
+    ///
+    /// The rows are cut into chunks (encoded in parallel above a size
+    /// threshold); within a chunk the rows are visited in file order, a
+    /// block at a time, so each column is read forwards whatever order
+    /// `rows` is in (a shuffled split, say), and each encoded row is then
+    /// copied to its place.
+    pub(crate) fn encode<T: Element>(
+        &self,
+        rows: &[usize],
+        affine: &[(f64, f64)],
+    ) -> (Vec<T>, TransformNotes) {
+        let w = self.width;
+        debug_assert_eq!(affine.len(), w, "one affine map per input");
+        let zero_row: Vec<T> = affine
+            .iter()
+            .map(|&(s, d)| T::from_f64((0.0 - s) / d))
+            .collect();
+        let mut x: Vec<T> = vec![T::default(); rows.len() * w];
+        let run = |(out, rows): (&mut [T], &[usize])| self.chunk(rows, affine, &zero_row, out);
+        let per_chunk: Vec<Vec<Counts>> = if w == 0 {
+            vec![self.chunk(rows, affine, &zero_row, &mut [])]
+        } else if rows.len() >= PARALLEL_ROWS {
+            x.par_chunks_mut(CHUNK * w)
+                .zip(rows.par_chunks(CHUNK))
+                .map(run)
+                .collect()
+        } else {
+            x.chunks_mut(CHUNK * w)
+                .zip(rows.chunks(CHUNK))
+                .map(run)
+                .collect()
+        };
+        let mut total = vec![Counts::default(); self.plans.len()];
+        for counts in per_chunk {
+            for (t, c) in total.iter_mut().zip(counts) {
+                t.imputed += c.imputed;
+                t.unseen += c.unseen;
+            }
+        }
+        let mut notes = TransformNotes {
+            extra_columns: self.extra_columns.clone(),
+            ..TransformNotes::default()
+        };
+        for (spec, c) in self.schema.columns.iter().zip(total) {
+            if c.imputed > 0 {
+                notes.imputed.push((spec.name().to_string(), c.imputed));
+            }
+            if c.unseen > 0 {
+                notes.unseen.push((spec.name().to_string(), c.unseen));
+            }
+        }
+        (x, notes)
+    }
+
+    /// Writes the rows `rows` into `out` (`rows.len() × width`), visiting
+    /// them in file order a block at a time.
+    fn chunk<T: Element>(
+        &self,
+        rows: &[usize],
+        affine: &[(f64, f64)],
+        zero_row: &[T],
+        out: &mut [T],
+    ) -> Vec<Counts> {
+        let w = self.width;
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i]);
+        let mut block = vec![T::default(); BLOCK.min(rows.len()) * w];
+        let mut sources = Vec::with_capacity(BLOCK);
+        let mut total = vec![Counts::default(); self.plans.len()];
+        for positions in order.chunks(BLOCK) {
+            sources.clear();
+            sources.extend(positions.iter().map(|&i| rows[i]));
+            let block = &mut block[..positions.len() * w];
+            if w > 0 {
+                for row in block.chunks_exact_mut(w) {
+                    row.copy_from_slice(zero_row);
+                }
+            }
+            let mut cells = Cells {
+                out: block,
+                w,
+                affine,
+            };
+            for ((offset, plan), t) in self.plans.iter().zip(total.iter_mut()) {
+                let c = cells.column(plan, *offset, &sources);
+                t.imputed += c.imputed;
+                t.unseen += c.unseen;
+            }
+            if w > 0 {
+                for (row, &i) in block.chunks_exact(w).zip(positions) {
+                    out[i * w..(i + 1) * w].copy_from_slice(row);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// One block of output rows being written.
+struct Cells<'o, 'f, T> {
+    out: &'o mut [T],
+    w: usize,
+    affine: &'f [(f64, f64)],
+}
+
+impl<T: Element> Cells<'_, '_, T> {
+    fn set(&mut self, k: usize, j: usize, v: f64) {
+        let (shift, divisor) = self.affine[j];
+        self.out[k * self.w + j] = T::from_f64((v - shift) / divisor);
+    }
+
+    /// Writes one column's inputs (from input `offset`) for the rows `rows`.
+    fn column(&mut self, plan: &Plan<'_>, offset: usize, rows: &[usize]) -> Counts {
+        let mut counts = Counts::default();
+        match plan {
+            Plan::Numeric {
+                values,
+                median,
+                indicator,
+            } => {
+                for (k, &r) in rows.iter().enumerate() {
+                    let value = values[r];
+                    if value.is_nan() {
+                        self.set(k, offset, *median);
+                        if *indicator {
+                            self.set(k, offset + 1, 1.0);
+                        }
+                        counts.imputed += 1;
+                    } else {
+                        self.set(k, offset, value);
+                    }
+                }
+            }
+            Plan::Codes {
+                codes,
+                slots,
+                other,
+                missing,
+            } => {
+                for (k, &r) in rows.iter().enumerate() {
+                    let c = codes[r];
+                    let slot = if c == MISSING {
+                        Err(true)
+                    } else {
+                        slots[c as usize].ok_or(false)
+                    };
+                    self.one_hot(k, offset, slot, *other, *missing, &mut counts);
+                }
+            }
+            Plan::Labels {
+                values,
+                index,
+                other,
+                missing,
+            } => {
+                // Each distinct number is labelled once per block.
+                let mut seen: HashMap<u64, Slot> = HashMap::new();
+                for (k, &r) in rows.iter().enumerate() {
+                    let value = values[r];
+                    let slot = if value.is_nan() {
+                        Err(true)
+                    } else {
+                        *seen.entry(value.to_bits()).or_insert_with(|| {
+                            index
+                                .get(number_label(value).as_str())
+                                .copied()
+                                .ok_or(false)
+                        })
+                    };
+                    self.one_hot(k, offset, slot, *other, *missing, &mut counts);
+                }
+            }
+        }
+        counts
+    }
+
+    fn one_hot(
+        &mut self,
+        k: usize,
+        offset: usize,
+        slot: Slot,
+        other: Option<usize>,
+        missing: Option<usize>,
+        counts: &mut Counts,
+    ) {
+        let s = match slot {
+            Ok(s) => Some(s),
+            Err(true) => {
+                counts.imputed += 1;
+                missing
+            }
+            Err(false) => {
+                counts.unseen += 1;
+                other
+            }
+        };
+        if let Some(s) = s {
+            self.set(k, offset + s, 1.0);
+        }
+    }
+}
+
+/// How `spec` encodes the column `col` of `frame`.
+fn plan<'a>(frame: &Frame, spec: &'a FeatureColumn, col: &'a Column) -> Result<Plan<'a>> {
+    Ok(match spec {
+        FeatureColumn::Numeric {
+            median,
+            missing_indicator,
+            ..
+        } => Plan::Numeric {
+            values: numeric_cells(frame, col)?,
+            median: *median,
+            indicator: *missing_indicator,
+        },
+        FeatureColumn::Categorical {
+            categories,
+            other,
+            missing,
+            ..
+        } => {
+            let index: HashMap<&str, usize> = categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
+            let other_slot = other.then_some(categories.len());
+            let missing_slot = missing.then_some(categories.len() + usize::from(*other));
+            match &col.values {
+                ColumnValues::Text(t) => Plan::Codes {
+                    codes: &t.codes,
+                    slots: t
+                        .dictionary
+                        .iter()
+                        .map(|s| index.get(s.as_str()).copied())
+                        .collect(),
+                    other: other_slot,
+                    missing: missing_slot,
+                },
+                ColumnValues::Numbers(v) => Plan::Labels {
+                    values: v,
+                    index,
+                    other: other_slot,
+                    missing: missing_slot,
+                },
+            }
+        }
+    })
+}
