@@ -16,10 +16,10 @@ use crate::{Element, Result};
 
 /// Rows per block: a block of f64 rows of a few hundred inputs stays in L2.
 const BLOCK: usize = 256;
-/// Rows per chunk, the unit of parallel work.
-const CHUNK: usize = 32 * BLOCK;
-/// Below this many rows the chunks are written on the calling thread.
-const PARALLEL_ROWS: usize = 2 * CHUNK;
+/// Rows encoded into the buffer before it is copied out (a few tens of MB).
+const GROUP: usize = 256 * BLOCK;
+/// Below this many rows the blocks are written on the calling thread.
+const PARALLEL_ROWS: usize = 16 * BLOCK;
 
 /// A category lookup's outcome: `Ok(slot)`, or `Err(true)` for a missing
 /// cell, `Err(false)` for an unseen category.
@@ -51,7 +51,7 @@ enum Plan<'a> {
 
 /// Per used column: cells imputed (or missing categories) and unseen categories.
 #[derive(Clone, Copy, Debug, Default)]
-struct Counts {
+pub(crate) struct Counts {
     imputed: usize,
     unseen: usize,
 }
@@ -110,49 +110,106 @@ impl<'a> Encoder<'a> {
     /// `(x − affine[j].0) / affine[j].1`: row-major, `rows.len() × width`,
     /// with the notes of what was imputed or unseen.
     ///
-    /// The rows are cut into chunks (encoded in parallel above a size
-    /// threshold); within a chunk the rows are visited in file order, a
-    /// block at a time, so each column is read forwards whatever order
-    /// `rows` is in (a shuffled split, say), and each encoded row is then
-    /// copied to its place.
+    /// The rows are visited in file order whatever order `rows` is in (a
+    /// shuffled split, say), so each column is read forwards: a group of
+    /// them is encoded a block at a time into a buffer (blocks in parallel
+    /// above a size threshold), then each encoded row is copied to its
+    /// place (destination ranges in parallel).
     pub(crate) fn encode<T: Element>(
         &self,
         rows: &[usize],
         affine: &[(f64, f64)],
     ) -> (Vec<T>, TransformNotes) {
+        let mut x: Vec<T> = vec![T::default(); rows.len() * self.width];
+        let counts = self.encode_into(rows, affine, &mut x);
+        (x, self.notes(counts))
+    }
+
+    /// [`Encoder::encode`] into `x` (`rows.len() × width`, overwritten);
+    /// the per-column counts.
+    pub(crate) fn encode_into<T: Element>(
+        &self,
+        rows: &[usize],
+        affine: &[(f64, f64)],
+        x: &mut [T],
+    ) -> Vec<Counts> {
         let w = self.width;
         debug_assert_eq!(affine.len(), w, "one affine map per input");
+        debug_assert_eq!(x.len(), rows.len() * w, "one output row per row");
         let zero_row: Vec<T> = affine
             .iter()
             .map(|&(s, d)| T::from_f64((0.0 - s) / d))
             .collect();
-        let mut x: Vec<T> = vec![T::default(); rows.len() * w];
-        let run = |(out, rows): (&mut [T], &[usize])| self.chunk(rows, affine, &zero_row, out);
-        let per_chunk: Vec<Vec<Counts>> = if w == 0 {
-            vec![self.chunk(rows, affine, &zero_row, &mut [])]
-        } else if rows.len() >= PARALLEL_ROWS {
-            x.par_chunks_mut(CHUNK * w)
-                .zip(rows.par_chunks(CHUNK))
-                .map(run)
-                .collect()
-        } else {
-            x.chunks_mut(CHUNK * w)
-                .zip(rows.chunks(CHUNK))
-                .map(run)
-                .collect()
-        };
+        let parallel = rows.len() >= PARALLEL_ROWS;
         let mut total = vec![Counts::default(); self.plans.len()];
-        for counts in per_chunk {
-            for (t, c) in total.iter_mut().zip(counts) {
-                t.imputed += c.imputed;
-                t.unseen += c.unseen;
+        let mut add = |counts: Vec<Vec<Counts>>| {
+            for c in counts {
+                for (t, c) in total.iter_mut().zip(c) {
+                    t.imputed += c.imputed;
+                    t.unseen += c.unseen;
+                }
+            }
+        };
+        let encode = |out: &mut [T], positions: &[usize]| {
+            let sources: Vec<usize> = positions.iter().map(|&i| rows[i]).collect();
+            self.block(&sources, affine, &zero_row, out)
+        };
+        if rows.windows(2).all(|p| p[0] <= p[1]) {
+            // Already in file order: straight into place.
+            let positions: Vec<usize> = (0..rows.len()).collect();
+            add(self.blocks(x, &positions, parallel, &encode));
+            return total;
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_unstable_by_key(|&i| rows[i]);
+        let mut buffer: Vec<T> = vec![T::default(); GROUP.min(rows.len()) * w];
+        for group in order.chunks(GROUP) {
+            let buffer = &mut buffer[..group.len() * w];
+            add(self.blocks(buffer, group, parallel, &encode));
+            if w > 0 {
+                scatter(x, w, group, buffer, parallel);
             }
         }
+        total
+    }
+
+    /// Runs `encode` on each block of `positions` and its rows of `out`.
+    fn blocks<T: Element, F>(
+        &self,
+        out: &mut [T],
+        positions: &[usize],
+        parallel: bool,
+        encode: &F,
+    ) -> Vec<Vec<Counts>>
+    where
+        F: Fn(&mut [T], &[usize]) -> Vec<Counts> + Sync,
+    {
+        let w = self.width;
+        if w == 0 {
+            positions
+                .chunks(BLOCK)
+                .map(|p| encode(&mut [], p))
+                .collect()
+        } else if parallel {
+            out.par_chunks_mut(BLOCK * w)
+                .zip(positions.par_chunks(BLOCK))
+                .map(|(o, p)| encode(o, p))
+                .collect()
+        } else {
+            out.chunks_mut(BLOCK * w)
+                .zip(positions.chunks(BLOCK))
+                .map(|(o, p)| encode(o, p))
+                .collect()
+        }
+    }
+
+    /// The notes of an encoding with these per-column counts.
+    pub(crate) fn notes(&self, counts: Vec<Counts>) -> TransformNotes {
         let mut notes = TransformNotes {
             extra_columns: self.extra_columns.clone(),
             ..TransformNotes::default()
         };
-        for (spec, c) in self.schema.columns.iter().zip(total) {
+        for (spec, c) in self.schema.columns.iter().zip(counts) {
             if c.imputed > 0 {
                 notes.imputed.push((spec.name().to_string(), c.imputed));
             }
@@ -160,12 +217,11 @@ impl<'a> Encoder<'a> {
                 notes.unseen.push((spec.name().to_string(), c.unseen));
             }
         }
-        (x, notes)
+        notes
     }
 
-    /// Writes the rows `rows` into `out` (`rows.len() × width`), visiting
-    /// them in file order a block at a time.
-    fn chunk<T: Element>(
+    /// Writes the rows `rows` (in order) into `out` (`rows.len() × width`).
+    fn block<T: Element>(
         &self,
         rows: &[usize],
         affine: &[(f64, f64)],
@@ -173,37 +229,39 @@ impl<'a> Encoder<'a> {
         out: &mut [T],
     ) -> Vec<Counts> {
         let w = self.width;
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| rows[i]);
-        let mut block = vec![T::default(); BLOCK.min(rows.len()) * w];
-        let mut sources = Vec::with_capacity(BLOCK);
-        let mut total = vec![Counts::default(); self.plans.len()];
-        for positions in order.chunks(BLOCK) {
-            sources.clear();
-            sources.extend(positions.iter().map(|&i| rows[i]));
-            let block = &mut block[..positions.len() * w];
-            if w > 0 {
-                for row in block.chunks_exact_mut(w) {
-                    row.copy_from_slice(zero_row);
-                }
-            }
-            let mut cells = Cells {
-                out: block,
-                w,
-                affine,
-            };
-            for ((offset, plan), t) in self.plans.iter().zip(total.iter_mut()) {
-                let c = cells.column(plan, *offset, &sources);
-                t.imputed += c.imputed;
-                t.unseen += c.unseen;
-            }
-            if w > 0 {
-                for (row, &i) in block.chunks_exact(w).zip(positions) {
-                    out[i * w..(i + 1) * w].copy_from_slice(row);
-                }
+        if w > 0 {
+            for row in out.chunks_exact_mut(w) {
+                row.copy_from_slice(zero_row);
             }
         }
-        total
+        let mut cells = Cells { out, w, affine };
+        self.plans
+            .iter()
+            .map(|(offset, plan)| cells.column(plan, *offset, rows))
+            .collect()
+    }
+}
+
+/// Copies row `k` of `encoded` to row `positions[k]` of `x` (rows of `w`);
+/// in parallel, each thread copies the rows that land in its own range of `x`.
+fn scatter<T: Element>(x: &mut [T], w: usize, positions: &[usize], encoded: &[T], parallel: bool) {
+    let copy = |(slab, xs): (usize, &mut [T]), slab_rows: usize| {
+        let lo = slab * slab_rows;
+        let hi = lo + xs.len() / w;
+        for (k, &p) in positions.iter().enumerate() {
+            if (lo..hi).contains(&p) {
+                xs[(p - lo) * w..(p - lo + 1) * w].copy_from_slice(&encoded[k * w..(k + 1) * w]);
+            }
+        }
+    };
+    let rows = x.len() / w;
+    if parallel {
+        let slab_rows = rows.div_ceil(rayon::current_num_threads().max(1)).max(1);
+        x.par_chunks_mut(slab_rows * w)
+            .enumerate()
+            .for_each(|s| copy(s, slab_rows));
+    } else {
+        copy((0, x), rows.max(1));
     }
 }
 

@@ -295,30 +295,32 @@ impl Schema {
     /// `train` (in file order), encoded a chunk at a time; the same numbers
     /// as [`Scaler::fit`] on the whole encoded matrix of those rows.
     fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
-        const CHUNK: usize = 8192;
+        const CHUNK: usize = 65536;
         let w = self.width();
         let identity = vec![(0.0, 1.0); w];
         let encoder = Encoder::new(self, frame)?;
-        let chunk = |rows: &[usize]| -> Result<Vec<f64>> { Ok(encoder.encode(rows, &identity).0) };
+        // Every encoded training row, in order, a chunk at a time through one buffer.
+        let mut buffer = vec![0.0; CHUNK.min(train.len()) * w];
+        let mut for_each_row = |f: &mut dyn FnMut(&[f64])| {
+            for rows in train.chunks(CHUNK) {
+                let x = &mut buffer[..rows.len() * w];
+                encoder.encode_into(rows, &identity, x);
+                x.chunks(w.max(1)).for_each(&mut *f);
+            }
+        };
         let n = train.len().max(1) as f64;
         Ok(match kind {
             ScalerKind::None => Scaler::None,
             ScalerKind::Standard => {
                 let mut mean = vec![0.0; w];
-                for rows in train.chunks(CHUNK) {
-                    for row in chunk(rows)?.chunks(w) {
-                        mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
-                    }
-                }
+                for_each_row(&mut |row| mean.iter_mut().zip(row).for_each(|(m, x)| *m += x));
                 mean.iter_mut().for_each(|m| *m /= n);
                 let mut var = vec![0.0; w];
-                for rows in train.chunks(CHUNK) {
-                    for row in chunk(rows)?.chunks(w) {
-                        for ((v, m), x) in var.iter_mut().zip(&mean).zip(row) {
-                            *v += (x - m) * (x - m);
-                        }
+                for_each_row(&mut |row| {
+                    for ((v, m), x) in var.iter_mut().zip(&mean).zip(row) {
+                        *v += (x - m) * (x - m);
                     }
-                }
+                });
                 let std = var
                     .iter()
                     .map(|v| {
@@ -335,14 +337,12 @@ impl Schema {
             ScalerKind::MinMax => {
                 let mut min = vec![f64::INFINITY; w];
                 let mut max = vec![f64::NEG_INFINITY; w];
-                for rows in train.chunks(CHUNK) {
-                    for row in chunk(rows)?.chunks(w) {
-                        for (j, &x) in row.iter().enumerate() {
-                            min[j] = min[j].min(x);
-                            max[j] = max[j].max(x);
-                        }
+                for_each_row(&mut |row| {
+                    for (j, &x) in row.iter().enumerate() {
+                        min[j] = min[j].min(x);
+                        max[j] = max[j].max(x);
                     }
-                }
+                });
                 Scaler::MinMax { min, max }
             }
         })
