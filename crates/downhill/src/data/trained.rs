@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use super::frame::{read_frame, Frame, FrameOptions};
+use super::frame::{Frame, FrameOptions};
 use super::pipeline::{encode_table, frame_target, rows_with_target};
+use super::read_frame::read_frame;
 use super::schema::TransformNotes;
 use super::spec::ModelSpec;
 use super::{CsvOptions, TargetColumn, Task, TensorDataset};
