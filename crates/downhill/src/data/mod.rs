@@ -43,7 +43,7 @@ pub use read_frame::read_frame;
 pub use schema::{DroppedColumn, FeatureColumn, Schema, TransformNotes};
 pub use spec::{activation, default_loss, Architecture, ModelSpec, ACTIVATIONS, MODEL_FORMAT};
 pub use table::{Table, TargetColumn, Task};
-pub use trained::{metrics_on, Output, Predictions, TrainedModel};
+pub use trained::{Output, Predictions, TrainedModel};
 mod dataset;
 mod loader;
 mod loss_target;
