@@ -23,7 +23,7 @@ pub struct CsvOptions {
     /// the line and column).
     pub allow_non_finite: bool,
     /// When true, the file need not contain the (named) target column(s), as
-    /// when predicting; [`Table::target`] is `None` then. When the target
+    /// when predicting; [`Table::target`](super::Table::target) is `None` then. When the target
     /// column is present it is read. With no target names the last column is
     /// the target, whether or not this is set.
     pub target_optional: bool,

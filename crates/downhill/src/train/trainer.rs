@@ -108,7 +108,7 @@ impl Trainer {
     /// [`TrainConfig::checkpoint_dir`] is set (mid-epoch:
     /// `epoch-EEEEEE-step-SSSSSSSSS.safetensors`, which resumes with the
     /// epoch's next batch, bit-identically to an uninterrupted run), and
-    /// returns a [`Report`] with [`StopReason::Interrupted`]. A later
+    /// returns a [`Report`](super::Report) with [`StopReason::Interrupted`]. A later
     /// [`Trainer::fit`] (or a resume from the checkpoint) goes on; clear the
     /// flag first.
     ///
