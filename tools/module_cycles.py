@@ -17,7 +17,10 @@ A path through a directory's `mod.rs` to a re-exported item
 Exit status 1 if a cycle is found outside `ALLOWED` (the graph types of
 `tensor`, `autograd` and `ops`, left to the performance issue).
 
-    python3 tools/module_cycles.py [--edges]
+    python3 tools/module_cycles.py [--edges] [--root DIR]
+
+`--root` reads another workspace laid out the same way (the self-test,
+`tools/test_module_cycles.py`, builds small ones with and without cycles).
 """
 import os
 import re
@@ -55,15 +58,22 @@ def code_of(path):
 
 
 def reexports(mods):
-    """{(module, item): defining submodule} from `pub use sub::{…}` lines."""
+    """{(module, item): defining module} from `pub use …::{…}` and
+    `pub use …::Item;` lines (`sub::…`, `super::…`, `crate::…`, `self::…`)."""
     out = {}
     for m, path in mods.items():
         code = code_of(path)
-        for sub, items in re.findall(r"pub(?:\([^)]*\))?\s+use\s+(\w+)(?:::\w+)*::\{([^}]*)\}", code):
+        uses = []
+        for head, items in re.findall(r"pub(?:\([^)]*\))?\s+use\s+((?:\w+::)*\w+)::\{([^}]*)\}", code):
             for it in re.findall(r"\b(\w+)\b(?!\s*::)", items):
-                out[(m, it)] = m + (sub,)
-        for sub, it in re.findall(r"pub(?:\([^)]*\))?\s+use\s+(\w+)(?:::\w+)*::(\w+)\s*;", code):
-            out[(m, it)] = m + (sub,)
+                uses.append((head, it))
+        uses += re.findall(r"pub(?:\([^)]*\))?\s+use\s+((?:\w+::)*\w+)::(\w+)\s*;", code)
+        for head, it in uses:
+            segs = head.split("::")
+            if segs[0] in ("crate", "super", "self"):
+                out[(m, it)] = resolve(m, segs[0], segs[1:], mods, {})
+            elif m + (segs[0],) in mods:
+                out[(m, it)] = resolve(m, "self", segs, mods, {})
     return out
 
 
@@ -153,11 +163,12 @@ def report(title, nodes, edges, allowed=()):
     return bad
 
 
-def main():
-    show = "--edges" in sys.argv
+def main(argv):
+    show = "--edges" in argv
+    root = argv[argv.index("--root") + 1] if "--root" in argv else ROOT
     bad = 0
     for crate, src in CRATES.items():
-        mods = modules(os.path.join(ROOT, src))
+        mods = modules(os.path.join(root, src))
         edges = edges_of(mods)
         if show:
             for a, b in sorted(edges):
@@ -180,4 +191,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{CliError, Result};
-use crate::train::TrainArgs;
+use crate::settings::TrainArgs;
 
 /// The keys a run file may hold.
 #[derive(Debug, Default, Deserialize)]

@@ -10,7 +10,7 @@ use crate::opt_args::LrArg;
 use crate::prepare::{prepare, Prepared};
 use crate::rundir::{default_out, RunDir};
 use crate::settings::{Settings, TrainArgs};
-use crate::train::build_trainer;
+use crate::trainer::build_trainer;
 
 /// Flags of `downhill lr-find`: the data, model and optimizer flags of
 /// `train`, and the range test's own.

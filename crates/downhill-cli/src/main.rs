@@ -24,6 +24,7 @@ mod source;
 mod spec;
 mod tensorboard;
 mod train;
+mod trainer;
 
 use error::CliError;
 

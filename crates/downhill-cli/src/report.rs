@@ -22,7 +22,7 @@ pub fn metrics_on(
     spec: &ModelSpec,
     data: &downhill::data::TensorDataset,
 ) -> Result<Map<String, Value>> {
-    let m = downhill::data::metrics_on(model, spec, data).map_err(flag_error)?;
+    let m = downhill::train::metrics_on(model, spec, data).map_err(flag_error)?;
     Ok(m.into_iter().map(|(k, v)| (k, json!(v))).collect())
 }
 

@@ -5,128 +5,18 @@
 use std::path::Path;
 
 use downhill::data::{BatchSize, Dataset, Split};
-use downhill::nn::Module;
-use downhill::schedule::ReduceLROnPlateau;
 use downhill::train::memory::{available_memory, format_bytes, MemoryEstimate, RunPlan};
-use downhill::train::{
-    Checkpoint, DivergencePolicy, EarlyStopping, Monitor, Report, Schedule, StopReason,
-    TrainConfig, Trainer,
-};
-use serde_json::{json, Value};
+use downhill::train::{Checkpoint, Report, StopReason, Trainer};
+use serde_json::Value;
 
 use crate::error::{CliError, Result};
 use crate::interrupt;
-use crate::opt_args::build_error;
-use crate::prepare::{build_loss, loss_is_scaled, prepare, Prepared};
+use crate::prepare::{loss_is_scaled, prepare, Prepared};
 use crate::report;
 use crate::resume::{self, ResumeFrom};
 use crate::rundir::{default_out, RunDir};
 pub use crate::settings::{Settings, TrainArgs};
-
-pub(crate) fn build_trainer(
-    s: &Settings,
-    p: &Prepared,
-    run: &RunDir,
-    quiet: bool,
-) -> Result<Trainer> {
-    let model = p.spec.architecture.build(s.seed);
-    let mut opt =
-        downhill::optim::from_config(&s.optimizer, &s.hyper, model.trainable_parameters())
-            .map_err(|e| build_error(&s.optimizer, e))?;
-    let loss = build_loss(&p.spec)?;
-    let batches = match s.batch_size {
-        BatchSize::Full => 1,
-        BatchSize::Size(n) => p.train.len().div_ceil(n),
-    };
-    let steps_per_epoch = batches.div_ceil(s.accumulate);
-    let schedule = match s.schedule.as_deref() {
-        None => Schedule::None,
-        Some("ReduceLROnPlateau") => Schedule::Plateau(plateau(s, opt.as_mut())?),
-        Some(name) => {
-            let mut params = Value::Object(s.sched.clone());
-            let per_step = matches!(name, "OneCycleLR" | "CyclicLR");
-            if name == "OneCycleLR"
-                && params.get("total_steps").is_none()
-                && params.get("epochs").is_none()
-            {
-                params["total_steps"] = json!(steps_per_epoch * s.epochs);
-            }
-            let sched = downhill::schedule::from_config(name, &params, opt.as_mut()).map_err(
-                |e| match e {
-                    downhill::Error::InvalidArgument {
-                        name: what,
-                        message,
-                    } => {
-                        let flag = if what == name {
-                            "--schedule".to_string()
-                        } else {
-                            format!("--sched {}", what.trim_start_matches(&format!("{name}.")))
-                        };
-                        CliError::flag(flag, message)
-                    }
-                    other => CliError::Lib(other),
-                },
-            )?;
-            if per_step {
-                Schedule::PerStep(sched)
-            } else {
-                Schedule::PerEpoch(sched)
-            }
-        }
-    };
-    let config = TrainConfig {
-        epochs: s.epochs,
-        max_steps: s.max_steps,
-        batch_size: s.batch_size,
-        shuffle: true,
-        drop_last: false,
-        seed: s.seed,
-        accumulate: s.accumulate,
-        clip_norm: s.clip_norm,
-        clip_value: None,
-        monitor: Monitor::new(&s.monitor),
-        early_stopping: s.early_stopping.map(EarlyStopping::new),
-        divergence: if s.on_divergence == "stop" {
-            DivergencePolicy::Stop
-        } else {
-            DivergencePolicy::Rollback { max_retries: 5 }
-        },
-        checkpoint_dir: Some(run.file("checkpoints")),
-        checkpoint_every: s.checkpoint_every,
-        keep_last: s.keep_checkpoints,
-        history_csv: Some(run.file("history.csv")),
-        loss_is_scaled: loss_is_scaled(&p.spec),
-        progress: !quiet,
-        log_every: if quiet {
-            0
-        } else {
-            s.epochs.div_ceil(10).max(1)
-        },
-        ..TrainConfig::default()
-    };
-    let mut t = Trainer::new(Box::new(model), loss, opt, config).with_schedule(schedule);
-    t.set_extra(json!({"settings": s, "split": p.split}));
-    Ok(t)
-}
-
-fn plateau(s: &Settings, opt: &mut dyn downhill::optim::Optimizer) -> Result<ReduceLROnPlateau> {
-    // The mode follows --monitor unless --sched mode= says otherwise.
-    let mut params = s.sched.clone();
-    if !params.contains_key("mode") {
-        let mode = match Monitor::new(&s.monitor).mode {
-            downhill::train::Mode::Min => "min",
-            downhill::train::Mode::Max => "max",
-        };
-        params.insert("mode".into(), json!(mode));
-    }
-    downhill::schedule::plateau_from_config(&Value::Object(params), opt).map_err(|e| match e {
-        downhill::Error::InvalidArgument { name, message } => {
-            let key = name.trim_start_matches("ReduceLROnPlateau.");
-            CliError::flag(format!("--sched {key}"), message)
-        }
-        other => CliError::Lib(other),
-    })
-}
+use crate::trainer::build_trainer;
 
 /// The settings of the run, and for `--resume` where it continues from.
 fn resolve_run(args: &TrainArgs) -> Result<(Settings, Option<(ResumeFrom, Checkpoint)>)> {

@@ -3,40 +3,9 @@
 //! user runs the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_downhill")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-tables-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let o = run(dir, args);
-    assert!(
-        o.status.success(),
-        "downhill {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{json, ok_output, scratch};
 
 #[cfg(feature = "parquet")]
 fn repo(rel: &str) -> String {
@@ -50,7 +19,7 @@ fn repo(rel: &str) -> String {
 /// A penguins model trained with defaults only (shared by the tests).
 fn penguins_model(dir: &Path) -> PathBuf {
     let out = dir.join("penguins");
-    let o = ok(
+    let o = ok_output(
         dir,
         &[
             "train",
@@ -110,7 +79,7 @@ fn penguins_with_defaults_reach_97_percent_and_predict_follows_the_rules() {
          NA,2008,4000,200,17,45,Atlantis,?,Gentoo\n",
     )
     .unwrap();
-    let o = ok(
+    let o = ok_output(
         &dir,
         &[
             "predict",
@@ -157,7 +126,7 @@ fn penguins_with_defaults_reach_97_percent_and_predict_follows_the_rules() {
          Adelie,Torgersen,39.1,18.7,181,3750,male,2007\n",
     )
     .unwrap();
-    let o = ok(
+    let o = ok_output(
         &dir,
         &[
             "predict",
@@ -173,7 +142,7 @@ fn penguins_with_defaults_reach_97_percent_and_predict_follows_the_rules() {
     );
 
     // evaluate on the built-in file reproduces the run's figures on all rows.
-    let o = ok(
+    let o = ok_output(
         &dir,
         &[
             "evaluate",
@@ -192,7 +161,7 @@ fn penguins_with_defaults_reach_97_percent_and_predict_follows_the_rules() {
 #[test]
 fn inspect_reports_kinds_missing_counts_and_the_target() {
     let dir = scratch("inspect");
-    let o = ok(&dir, &["inspect", "penguins"]);
+    let o = ok_output(&dir, &["inspect", "penguins"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("penguins: 344 rows, 8 columns"), "{text}");
     let line = |name: &str| {
@@ -218,7 +187,7 @@ fn inspect_reports_kinds_missing_counts_and_the_target() {
         "{text}"
     );
 
-    let o = ok(&dir, &["inspect", "penguins", "--json"]);
+    let o = ok_output(&dir, &["inspect", "penguins", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let sex = j["columns"]
         .as_array()
@@ -254,7 +223,7 @@ fn a_row_index_and_an_id_column_are_dropped_with_a_notice_and_overrides_apply() 
         ));
     }
     std::fs::write(dir.join("t.csv"), csv).unwrap();
-    let o = ok(
+    let o = ok_output(
         &dir,
         &["train", "--data", "t.csv", "--epochs", "1", "--out", "r1"],
     );
@@ -272,7 +241,7 @@ fn a_row_index_and_an_id_column_are_dropped_with_a_notice_and_overrides_apply() 
     let spec = json(&dir.join("r1/model.json"));
     assert_eq!(spec["feature_names"], serde_json::json!(["x", "code"]));
 
-    let o = ok(
+    let o = ok_output(
         &dir,
         &[
             "train",
@@ -311,10 +280,10 @@ fn parquet_written_by_pandas_trains_like_the_csv() {
     let common = ["train", "--target", "species", "--epochs", "3", "--quiet"];
     let mut a: Vec<&str> = common.to_vec();
     a.extend(["--data", &pq, "--out", "pq"]);
-    ok(&dir, &a);
+    ok_output(&dir, &a);
     let mut b: Vec<&str> = common.to_vec();
     b.extend(["--data", &csv, "--out", "csv"]);
-    ok(&dir, &b);
+    ok_output(&dir, &b);
     let (sa, sb) = (
         json(&dir.join("pq/model.json")),
         json(&dir.join("csv/model.json")),
@@ -328,7 +297,7 @@ fn parquet_written_by_pandas_trains_like_the_csv() {
         json(&dir.join("csv/metrics.json"))["test"]
     );
     // predict and inspect read Parquet too.
-    ok(
+    ok_output(
         &dir,
         &["predict", "--model", "csv", "--data", &pq, "--out", "p.csv"],
     );
@@ -339,7 +308,7 @@ fn parquet_written_by_pandas_trains_like_the_csv() {
             .count(),
         345
     );
-    let o = ok(&dir, &["inspect", &pq, "--target", "species"]);
+    let o = ok_output(&dir, &["inspect", &pq, "--target", "species"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("island"));
     let _ = std::fs::remove_dir_all(&dir);
 }

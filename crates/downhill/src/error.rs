@@ -63,8 +63,8 @@ pub enum Error {
     /// allocating), or a large allocation failed.
     #[error(
         "not enough memory: this needs about {} ({breakdown}) but {} is available ({available_from}); {advice}",
-        crate::train::memory::format_bytes(*needed),
-        crate::train::memory::format_bytes(*available)
+        crate::units::format_bytes(*needed),
+        crate::units::format_bytes(*available)
     )]
     OutOfMemory {
         /// Bytes needed.
@@ -81,7 +81,7 @@ pub enum Error {
     /// A large buffer could not be allocated (the system refused it).
     #[error(
         "could not allocate {} for {what}: not enough memory; shrink the model (fewer or smaller layers) or the batch",
-        crate::train::memory::format_bytes(*bytes)
+        crate::units::format_bytes(*bytes)
     )]
     AllocationFailed {
         /// Bytes asked for.

@@ -60,11 +60,7 @@ pub fn write_atomic_with(
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        write(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        drop(f);
+        write_synced(f, write)?;
         std::fs::rename(&tmp, path)
     })();
     if let Err(source) = written {
@@ -80,6 +76,75 @@ pub fn write_atomic_with(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Bytes written between two syncs started by [`write_synced`]'s helper
+/// thread.
+const SYNC_EVERY: usize = 16 << 20;
+
+/// Runs `write` into `f` through a 1 MiB buffer, then syncs `f` (data and
+/// metadata). A large file is synced as it grows: every [`SYNC_EVERY`]
+/// bytes a helper thread asks the disk for what is written so far, so the
+/// device writes while the next bytes are produced and the final sync waits
+/// only for the tail (H = 4096 checkpoint, 205 MB: 0.37 s of final sync
+/// alone before).
+fn write_synced(
+    f: std::fs::File,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let syncer = f.try_clone()?;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let helper = s.spawn(move || -> std::io::Result<()> {
+            while rx.recv().is_ok() {
+                while rx.try_recv().is_ok() {}
+                syncer.sync_data()?;
+            }
+            Ok(())
+        });
+        let mut out = std::io::BufWriter::with_capacity(
+            1 << 20,
+            SyncingWriter {
+                file: f,
+                since_sync: 0,
+                tx: Some(tx),
+            },
+        );
+        let done = write(&mut out).and_then(|()| out.flush());
+        let mut inner = out.into_inner().map_err(|e| e.into_error())?;
+        inner.tx = None;
+        let helped = helper.join().expect("the sync thread does not panic");
+        done?;
+        helped?;
+        inner.file.sync_all()
+    })
+}
+
+/// A file that tells a sync thread (through `tx`) every [`SYNC_EVERY`]
+/// bytes written, writing at most that much per call.
+struct SyncingWriter {
+    file: std::fs::File,
+    since_sync: usize,
+    tx: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Write for SyncingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(&buf[..buf.len().min(SYNC_EVERY)])?;
+        self.since_sync += n;
+        if self.since_sync >= SYNC_EVERY {
+            self.since_sync = 0;
+            if let Some(tx) = &self.tx {
+                // The helper is gone only after an error, reported at the end.
+                let _ = tx.send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +193,50 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("is-a-dir")]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_file_larger_than_a_sync_interval_arrives_whole() {
+        let d = scratch("large");
+        let p = d.join("big.bin");
+        // 2.5 sync intervals, in pieces of odd sizes and one larger than the interval.
+        let data: Vec<u8> = (0..SYNC_EVERY * 5 / 2).map(|i| (i % 251) as u8).collect();
+        write_atomic_with(&p, |w| {
+            w.write_all(&data[..7])?;
+            w.write_all(&data[7..SYNC_EVERY + 13])?;
+            for piece in data[SYNC_EVERY + 13..].chunks(100_003) {
+                w.write_all(piece)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(
+            std::fs::read(&p).unwrap() == data,
+            "the file differs from what was written"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_error_while_streaming_keeps_the_old_file_and_no_temporary() {
+        let d = scratch("stream-fail");
+        let p = d.join("a.bin");
+        std::fs::write(&p, b"old").unwrap();
+        let big = vec![1u8; SYNC_EVERY + 1];
+        let e = write_atomic_with(&p, |w| {
+            w.write_all(&big)?;
+            Err(std::io::Error::other("the producer failed"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("the producer failed"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.bin")]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

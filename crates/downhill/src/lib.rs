@@ -43,6 +43,7 @@ pub mod optim;
 pub mod schedule;
 pub mod tensor;
 pub mod train;
+mod units;
 mod validate;
 
 pub use autograd::{

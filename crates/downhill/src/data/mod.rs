@@ -12,6 +12,7 @@
 mod column_builder;
 mod columns;
 pub mod csv;
+mod csv_options;
 mod encode;
 mod frame;
 mod frame_csv;
@@ -19,6 +20,7 @@ pub mod npy;
 mod npy_format;
 mod parquet;
 mod pipeline;
+mod read_frame;
 mod schema;
 mod spec;
 mod table;
@@ -28,9 +30,10 @@ mod trained;
 pub use columns::{
     infer_columns, numeric_cells, ColumnReport, Kind, SchemaOptions, DEFAULT_MAX_CATEGORIES,
 };
-pub use csv::{parse_csv, read_csv, CsvOptions};
+pub use csv::{parse_csv, read_csv};
+pub use csv_options::CsvOptions;
 pub use frame::{
-    read_frame, Column, ColumnValues, Frame, FrameOptions, TextColumn, DEFAULT_NA_VALUES, MISSING,
+    Column, ColumnValues, Frame, FrameOptions, TextColumn, DEFAULT_NA_VALUES, MISSING,
 };
 pub use frame_csv::parse_csv_frame;
 pub use npy::{parse_npy, read_npy, read_npy_table, read_npz, write_npy, NpyArray};
@@ -38,10 +41,11 @@ pub(crate) use parquet::parquet_frame;
 pub use pipeline::{
     encode_table, frame_target, prepare, rows_with_target, PrepareOptions, Prepared,
 };
+pub use read_frame::read_frame;
 pub use schema::{DroppedColumn, FeatureColumn, Schema, TransformNotes};
 pub use spec::{activation, default_loss, Architecture, ModelSpec, ACTIVATIONS, MODEL_FORMAT};
 pub use table::{Table, TargetColumn, Task};
-pub use trained::{metrics_on, Output, Predictions, TrainedModel};
+pub use trained::{Output, Predictions, TrainedModel};
 mod dataset;
 mod loader;
 mod loss_target;

@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::csv::CsvOptions;
+use super::csv_options::CsvOptions;
 use super::npy_format::{convert, dtype, fortran_to_c, parse_header};
 use super::target::{build_target, name_list, quote, Location, RawTarget};
 use super::Table;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::csv::CsvOptions;
+use super::csv_options::CsvOptions;
 use super::{TargetColumn, Task};
 use crate::{Error, Result};
 

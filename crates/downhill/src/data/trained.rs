@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use super::frame::{read_frame, Frame, FrameOptions};
+use super::frame::{Frame, FrameOptions};
 use super::pipeline::{encode_table, frame_target, rows_with_target};
+use super::read_frame::read_frame;
 use super::schema::TransformNotes;
 use super::spec::ModelSpec;
 use super::{CsvOptions, TargetColumn, Task, TensorDataset};
 use crate::nn::Module;
-use crate::train::{evaluate, predict, regression_metrics, Metrics};
 use crate::{DType, Result, Tensor};
 
 /// What a model predicts for each row.
@@ -197,35 +197,4 @@ impl TrainedModel {
         let ds = TensorDataset::from_table(&table, &table.features, &rows, DType::F32, None);
         Ok((ds, dropped, notes))
     }
-
-    /// Loss and metrics on a dataset encoded by this model's schema:
-    /// accuracy, F1, precision, recall (classification) or RMSE, MAE, R² in
-    /// the target's units (regression; the loss is on scaled targets).
-    ///
-    /// # Errors
-    ///
-    /// As [`ModelSpec::build_loss`].
-    pub fn metrics(&self, data: &TensorDataset) -> Result<Metrics> {
-        metrics_on(self.model.as_ref(), &self.spec, data)
-    }
-}
-
-/// Loss and metrics of `model` (described by `spec`) on `data`: see
-/// [`TrainedModel::metrics`].
-///
-/// # Errors
-///
-/// As [`ModelSpec::build_loss`].
-pub fn metrics_on(model: &dyn Module, spec: &ModelSpec, data: &TensorDataset) -> Result<Metrics> {
-    let loss = spec.build_loss()?;
-    let mut m = evaluate(model, loss.as_ref(), data);
-    if spec.task == Task::Regression {
-        let (mut pred, width) = predict(model, data);
-        let (truth, w) = data.values().expect("regression data has values");
-        let mut truth = truth.to_vec();
-        spec.target_scaler.inverse_transform(&mut pred, width);
-        spec.target_scaler.inverse_transform(&mut truth, w);
-        m.extend(regression_metrics(&pred, &truth, w));
-    }
-    Ok(m)
 }

@@ -25,8 +25,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::comm::Communicator;
+use super::epoch_summary::EpochSummary;
 use super::update::Reducer;
-use super::EpochSummary;
 use crate::nn::Module;
 use crate::{DType, Error, Gradients, Result, Tensor};
 

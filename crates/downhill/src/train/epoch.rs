@@ -5,42 +5,17 @@
 
 use std::sync::atomic::Ordering;
 
-use serde::{Deserialize, Serialize};
-
 use super::checkpoint::latest_checkpoint;
 use super::config::{Control, GradientInfo, Schedule, StepInfo};
 use super::data_parallel::{any_process, shard_range};
 use super::divergence::Guard;
+use super::epoch_summary::EpochSummary;
 use super::progress::Progress;
 use super::stopping::StopReason;
-use super::trainer::Trainer;
+use super::trainer::{PartialEpoch, Trainer};
 use super::update::{apply_update, evaluate_step, mean_loss, Accumulator, Clip};
 use crate::data::{Batch, DataLoader, Dataset};
 use crate::{Gradients, Result, Tensor};
-
-/// What one epoch's batches amounted to; the end-of-epoch policies decide on
-/// it (after [`Reducer::reduce_epoch`](super::Reducer::reduce_epoch)).
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochSummary {
-    /// The epoch, from 1.
-    pub epoch: usize,
-    /// Sum of the batch losses seen.
-    pub loss_sum: f64,
-    /// Batches seen.
-    pub batches: usize,
-    /// What diverged, if something did (the step was not applied).
-    pub diverged: Option<String>,
-    /// Whether the epoch stopped before its last batch (interrupted): the run
-    /// can continue from the same batch.
-    pub unfinished: bool,
-}
-
-impl EpochSummary {
-    /// The mean training loss over the batches seen (NaN if none).
-    pub fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.batches as f64
-    }
-}
 
 /// This rank's loss on its share of the global batch `batch`, weighted by
 /// that share (`n_r / n`, so the ranks' losses sum to the batch mean), or
@@ -61,18 +36,6 @@ fn shard_loss(
     }
     let loss = forward_loss(&data.batch(mine));
     Some(loss.mul_scalar(mine.len() as f64 / batch.len() as f64))
-}
-
-/// Where an interrupted epoch stopped, saved in the checkpoint so a resumed
-/// run continues with the next batch of the same epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(super) struct PartialEpoch {
-    /// The loader as it was before the epoch drew its order.
-    pub(super) loader: DataLoader,
-    /// Batches of the epoch already trained on.
-    pub(super) batches_done: usize,
-    /// Their loss sum.
-    pub(super) loss_sum: f64,
 }
 
 /// What the runner needs besides the trainer: set up once per `fit`.

@@ -5,7 +5,7 @@
 
 use super::config::{Control, Schedule, TrainConfig};
 use super::data_parallel::any_process;
-use super::epoch::EpochSummary;
+use super::epoch_summary::EpochSummary;
 use super::history::{write_history_csv, EpochRecord};
 use super::metrics::evaluate;
 use super::progress::Progress;

@@ -28,6 +28,7 @@ use std::path::Path;
 use super::stopping::DivergencePolicy;
 use super::trainer::Trainer;
 use crate::data::{BatchSize, Dataset};
+pub use crate::units::format_bytes;
 use crate::{DType, Error, Result};
 
 /// Bytes of each part of a run, estimated. Every figure is an estimate of
@@ -112,21 +113,6 @@ impl MemoryEstimate {
             "shrink the layers (fewer or smaller hidden layers)".into()
         }
     }
-}
-
-/// `n` bytes for people: `1.5 GB`, `512.0 MB`, `12 B` (powers of 1000).
-pub fn format_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1000.0;
-    let mut unit = 0;
-    while v >= 1000.0 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// A run described before it is built: what [`RunPlan::estimate`] needs.
@@ -460,14 +446,6 @@ mod tests {
         let big_batch = RunPlan::mlp(&[64, 10], DType::F32, 10_000_000, "SGD").estimate();
         let msg = big_batch.check(1, "x").unwrap_err().to_string();
         assert!(msg.contains("shrink the batch size"), "{msg}");
-    }
-
-    #[test]
-    fn bytes_are_formatted_for_people() {
-        assert_eq!(format_bytes(999), "999 B");
-        assert_eq!(format_bytes(1500), "1.5 kB");
-        assert_eq!(format_bytes(16_000_000_000), "16.0 GB");
-        assert_eq!(format_bytes(u64::MAX), "18446.7 PB");
     }
 
     #[test]

@@ -32,15 +32,19 @@ mod data_parallel;
 mod divergence;
 mod epoch;
 mod epoch_end;
+mod epoch_summary;
+mod fit;
 mod history;
 mod lr_find;
 pub mod memory;
 mod metrics;
+mod model_metrics;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod progress;
 mod reduced_metrics;
 mod resume;
+mod rollback;
 mod stopping;
 pub mod tensorboard;
 mod trainer;
@@ -54,10 +58,11 @@ pub use config::{
     Callback, Control, FitInfo, GradientInfo, Report, Schedule, StepInfo, TrainConfig,
 };
 pub use data_parallel::shard_range;
-pub use epoch::EpochSummary;
+pub use epoch_summary::EpochSummary;
 pub use history::{write_history_csv, EpochRecord};
 pub use lr_find::{LrFindConfig, LrFinding, StepMode, SweepEnd};
 pub use metrics::{classification_metrics, evaluate, predict, regression_metrics, Metrics};
+pub use model_metrics::metrics_on;
 pub use reduced_metrics::evaluate_sharded;
 pub use stopping::{DivergencePolicy, EarlyStopping, Mode, Monitor, StopReason};
 pub use tensorboard::TensorBoard;

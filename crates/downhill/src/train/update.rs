@@ -5,7 +5,7 @@
 //! can re-evaluate the step's batches.
 
 use super::divergence::non_finite_gradient;
-use super::epoch::EpochSummary;
+use super::epoch_summary::EpochSummary;
 use crate::optim::{clip_grad_norm, clip_grad_value, Optimizer};
 use crate::{Gradients, Result, Tensor};
 

@@ -1,0 +1,61 @@
+//! Helpers shared by the tests that run the `downhill` binary as a user
+//! does: a scratch directory per test, the binary run in it, and its JSON
+//! outputs read back.
+// Each test file uses some of these helpers, not all.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `downhill` binary cargo built for these tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_downhill")
+}
+
+/// A fresh, empty directory for the test `name` of this test file (and
+/// process), under the system's temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "downhill-{}-{name}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `downhill ARGS` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `downhill ARGS` in `dir`, which must succeed; its output.
+pub fn ok_output(dir: &Path, args: &[&str]) -> Output {
+    let o = run(dir, args);
+    assert!(
+        o.status.success(),
+        "downhill {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Runs `downhill ARGS` in `dir`, which must succeed; its standard output.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8(ok_output(dir, args).stdout).unwrap()
+}
+
+/// A JSON file, parsed.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The `metrics.json` of a run directory.
+pub fn metrics(run_dir: &Path) -> serde_json::Value {
+    json(&run_dir.join("metrics.json"))
+}
