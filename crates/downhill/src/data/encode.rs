@@ -1,4 +1,4 @@
-//! Encoding a [`Frame`]'s rows with a [`Schema`]: each used column resolved
+//! Encoding a [`Frame`]'s rows with a [`Schema`](super::Schema)'s columns: each used column resolved
 //! once, then the rows encoded a block at a time in file order (chunks in
 //! parallel above a size threshold), so columns are read forwards and a
 //! block of the output stays in cache while every column writes into it.
@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::columns::numeric_cells;
+use super::features::{DroppedColumn, FeatureColumn, TransformNotes};
 use super::frame::{Column, ColumnValues, Frame, MISSING};
-use super::schema::{FeatureColumn, Schema, TransformNotes};
 use super::target::{name_list, number_label, quote};
 use crate::{Element, Result};
 
@@ -59,23 +59,28 @@ pub(crate) struct Counts {
 /// A schema bound to one frame: every used column found, its cells and
 /// lookups prepared, ready to encode any rows.
 pub(crate) struct Encoder<'a> {
-    schema: &'a Schema,
+    columns: &'a [FeatureColumn],
     plans: Vec<(usize, Plan<'a>)>,
     width: usize,
     extra_columns: Vec<String>,
 }
 
 impl<'a> Encoder<'a> {
-    /// Resolves `schema`'s columns in `frame`.
+    /// Resolves a schema's used `columns` in `frame` (`dropped`: the
+    /// columns it leaves out, which are not extra).
     ///
     /// # Errors
     ///
     /// [`Error::Parse`](crate::Error::Parse) naming a used column that is
     /// missing from the file, or a non-number in a numeric column.
-    pub(crate) fn new(schema: &'a Schema, frame: &'a Frame) -> Result<Self> {
-        let mut plans = Vec::with_capacity(schema.columns.len());
+    pub(crate) fn new(
+        columns: &'a [FeatureColumn],
+        dropped: &[DroppedColumn],
+        frame: &'a Frame,
+    ) -> Result<Self> {
+        let mut plans = Vec::with_capacity(columns.len());
         let mut offset = 0;
-        for spec in &schema.columns {
+        for spec in columns {
             let col = frame.column(spec.name()).ok_or_else(|| {
                 frame.header_error(
                     0,
@@ -93,13 +98,13 @@ impl<'a> Encoder<'a> {
             .columns
             .iter()
             .filter(|c| {
-                !schema.columns.iter().any(|f| f.name() == c.name)
-                    && !schema.dropped.iter().any(|d| d.name == c.name)
+                !columns.iter().any(|f| f.name() == c.name)
+                    && !dropped.iter().any(|d| d.name == c.name)
             })
             .map(|c| c.name.clone())
             .collect();
         Ok(Encoder {
-            schema,
+            columns,
             plans,
             width: offset,
             extra_columns,
@@ -209,7 +214,7 @@ impl<'a> Encoder<'a> {
             extra_columns: self.extra_columns.clone(),
             ..TransformNotes::default()
         };
-        for (spec, c) in self.schema.columns.iter().zip(counts) {
+        for (spec, c) in self.columns.iter().zip(counts) {
             if c.imputed > 0 {
                 notes.imputed.push((spec.name().to_string(), c.imputed));
             }

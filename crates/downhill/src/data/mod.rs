@@ -14,6 +14,7 @@ mod columns;
 pub mod csv;
 mod csv_options;
 mod encode;
+mod features;
 mod frame;
 mod frame_csv;
 pub mod npy;
@@ -32,6 +33,7 @@ pub use columns::{
 };
 pub use csv::{parse_csv, read_csv};
 pub use csv_options::CsvOptions;
+pub use features::{DroppedColumn, FeatureColumn, TransformNotes};
 pub use frame::{
     Column, ColumnValues, Frame, FrameOptions, TextColumn, DEFAULT_NA_VALUES, MISSING,
 };
@@ -42,7 +44,7 @@ pub use pipeline::{
     encode_table, frame_target, prepare, rows_with_target, PrepareOptions, Prepared,
 };
 pub use read_frame::read_frame;
-pub use schema::{DroppedColumn, FeatureColumn, Schema, TransformNotes};
+pub use schema::Schema;
 pub use spec::{activation, default_loss, Architecture, ModelSpec, ACTIVATIONS, MODEL_FORMAT};
 pub use table::{Table, TargetColumn, Task};
 pub use trained::{Output, Predictions, TrainedModel};

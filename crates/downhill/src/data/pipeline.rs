@@ -3,8 +3,9 @@
 //! training rows → scaled `f32` datasets.
 
 use super::columns::{infer_columns, ColumnReport, SchemaOptions};
+use super::features::TransformNotes;
 use super::frame::{ColumnValues, Frame};
-use super::schema::{Schema, TransformNotes};
+use super::schema::Schema;
 use super::spec::{default_loss, Architecture, ModelSpec, MODEL_FORMAT};
 use super::target::{build_target, name_list, quote, Location, RawTarget, TextCells};
 use super::{

@@ -9,119 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::columns::{numeric_cells, ColumnReport, Kind};
 use super::encode::Encoder;
+use super::features::{DroppedColumn, FeatureColumn, TransformNotes};
 use super::frame::{Column, ColumnValues, Frame, MISSING};
 use super::target::{name_list, number_label};
 use super::{Scaler, ScalerKind};
 use crate::{Element, Result};
-
-/// How one used feature column becomes model inputs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum FeatureColumn {
-    /// One input (a missing cell gets `median`), plus a 0/1 `NAME=<missing>`
-    /// input when the training split had missing cells.
-    Numeric {
-        /// The column.
-        name: String,
-        /// Median of the training split's present values (0 if none).
-        median: f64,
-        /// Whether a "was missing" input follows.
-        missing_indicator: bool,
-    },
-    /// One-hot: an input `NAME=CATEGORY` per category, then `NAME=<other>`
-    /// (categories beyond the limit, and unseen ones) and `NAME=<missing>`
-    /// when present.
-    Categorical {
-        /// The column.
-        name: String,
-        /// Categories with their own input: by frequency in the training
-        /// split, then text.
-        categories: Vec<String>,
-        /// Whether an "other" input follows.
-        other: bool,
-        /// Whether a "missing" input follows.
-        missing: bool,
-    },
-}
-
-impl FeatureColumn {
-    /// The column's name.
-    pub fn name(&self) -> &str {
-        match self {
-            FeatureColumn::Numeric { name, .. } | FeatureColumn::Categorical { name, .. } => name,
-        }
-    }
-
-    /// How many inputs it becomes.
-    pub fn width(&self) -> usize {
-        match self {
-            FeatureColumn::Numeric {
-                missing_indicator, ..
-            } => 1 + usize::from(*missing_indicator),
-            FeatureColumn::Categorical {
-                categories,
-                other,
-                missing,
-                ..
-            } => categories.len() + usize::from(*other) + usize::from(*missing),
-        }
-    }
-
-    /// The names of the inputs it becomes, in order.
-    pub fn input_names(&self) -> Vec<String> {
-        match self {
-            FeatureColumn::Numeric {
-                name,
-                missing_indicator,
-                ..
-            } => {
-                let mut v = vec![name.clone()];
-                if *missing_indicator {
-                    v.push(format!("{name}=<missing>"));
-                }
-                v
-            }
-            FeatureColumn::Categorical {
-                name,
-                categories,
-                other,
-                missing,
-            } => {
-                let mut v: Vec<String> = categories.iter().map(|c| format!("{name}={c}")).collect();
-                if *other {
-                    v.push(format!("{name}=<other>"));
-                }
-                if *missing {
-                    v.push(format!("{name}=<missing>"));
-                }
-                v
-            }
-        }
-    }
-}
-
-/// A column the schema leaves out, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DroppedColumn {
-    /// The column.
-    pub name: String,
-    /// Why it is not used.
-    pub why: String,
-}
-
-/// What [`Schema::transform`] did beyond plain encoding, for notices.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TransformNotes {
-    /// Columns of the file the schema does not use (neither features nor
-    /// dropped at training), ignored.
-    pub extra_columns: Vec<String>,
-    /// Per categorical column, cells with a category not seen in training
-    /// (encoded as "other", or all zeros).
-    pub unseen: Vec<(String, usize)>,
-    /// Per column, missing cells imputed (median or the missing category;
-    /// all zeros for a category never missing in training).
-    pub imputed: Vec<(String, usize)>,
-}
 
 /// The preprocessing of a model's inputs: fitted on the training split,
 /// serialized into `model.json`, applied to any table with the same columns
@@ -246,7 +138,7 @@ impl Schema {
     /// missing from the file, or a non-number in a numeric column.
     pub fn transform(&self, frame: &Frame) -> Result<(Vec<f64>, TransformNotes)> {
         let all: Vec<usize> = (0..frame.rows).collect();
-        Ok(Encoder::new(self, frame)?.encode(&all, &self.affine()))
+        Ok(Encoder::new(&self.columns, &self.dropped, frame)?.encode(&all, &self.affine()))
     }
 
     /// The rows `rows` of `frame` encoded and scaled, as `f32` or `f64`
@@ -261,7 +153,7 @@ impl Schema {
         frame: &Frame,
         rows: &[usize],
     ) -> Result<(Vec<T>, TransformNotes)> {
-        Ok(Encoder::new(self, frame)?.encode(rows, &self.affine()))
+        Ok(Encoder::new(&self.columns, &self.dropped, frame)?.encode(rows, &self.affine()))
     }
 
     /// Per input, `(shift, divisor)` with `scaled = (x − shift) / divisor`
@@ -298,7 +190,7 @@ impl Schema {
         const CHUNK: usize = 65536;
         let w = self.width();
         let identity = vec![(0.0, 1.0); w];
-        let encoder = Encoder::new(self, frame)?;
+        let encoder = Encoder::new(&self.columns, &self.dropped, frame)?;
         // Every encoded training row, in order, a chunk at a time through one buffer.
         let mut buffer = vec![0.0; CHUNK.min(train.len()) * w];
         let mut for_each_row = |f: &mut dyn FnMut(&[f64])| {

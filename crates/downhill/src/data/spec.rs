@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::{FeatureColumn, Schema};
+use super::features::FeatureColumn;
+use super::schema::Schema;
 use super::{Scaler, Task};
 use crate::nn::{
     Dropout, LeakyReLU, Linear, Mish, Module, ReLU, Sequential, SiLU, Sigmoid, Softplus, Tanh,

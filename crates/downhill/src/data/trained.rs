@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use super::features::TransformNotes;
 use super::frame::{Frame, FrameOptions};
 use super::pipeline::{encode_table, frame_target, rows_with_target};
 use super::read_frame::read_frame;
-use super::schema::TransformNotes;
 use super::spec::ModelSpec;
 use super::{CsvOptions, TargetColumn, Task, TensorDataset};
 use crate::nn::Module;
