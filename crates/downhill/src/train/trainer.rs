@@ -62,6 +62,8 @@ pub struct Trainer {
     /// The checkpoint file written last (a rollback point while current).
     pub(super) saved: Option<super::checkpoint::SavedAt>,
     pub(super) comm: Arc<dyn Communicator>,
+    /// SWA or EMA of the weights ([`Trainer::with_averaging`]).
+    pub(super) averaging: Option<super::averaging::Averager>,
 }
 
 impl Trainer {
@@ -87,6 +89,7 @@ impl Trainer {
             interrupt: None,
             saved: None,
             comm: Arc::new(SingleProcess),
+            averaging: None,
         }
     }
 
@@ -284,6 +287,7 @@ impl Trainer {
     fn fit_on_pool(&mut self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<Report> {
         self.check_monitor(val.is_some())?;
         self.check_memory(train)?;
+        self.swap_out_average();
         self.start_data_parallel(train, val)?;
         let started = Instant::now();
         let base_seconds = self.state.seconds;
@@ -348,6 +352,7 @@ impl Trainer {
         }
         progress.finish();
         let report = self.finish_run();
+        self.swap_in_average(train);
         for cb in &mut self.callbacks {
             cb.on_fit_end(&report);
         }
