@@ -105,6 +105,9 @@ pub(crate) fn build_trainer(
         ..TrainConfig::default()
     };
     let mut t = Trainer::new(Box::new(model), loss, opt, config).with_schedule(schedule);
+    if let Some(a) = &s.averaging {
+        t = t.with_averaging(a.to_library())?;
+    }
     t.set_extra(json!({"settings": s, "split": p.split}));
     Ok(t)
 }
@@ -292,6 +295,9 @@ fn train_prepared(
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    if let Some(line) = crate::averaging_args::saved_line(&trainer) {
+        println!("{line}");
+    }
     if comm.size() > 1 {
         println!(
             "trained by {} processes (data-parallel over MPI)",
