@@ -54,7 +54,7 @@ pub struct TrainArgs {
     pub loss_opt: Vec<String>,
     #[command(flatten)]
     pub opt: OptimizerArgs,
-    /// Stochastic weight averaging after epoch E, optionally with SWALR to lr X: --swa start=E[,lr=X][,anneal_epochs=K][,anneal=cos|linear]; the averaged weights are saved
+    /// Stochastic weight averaging after epoch E: --swa start=E,lr=X,anneal_epochs=K,anneal=cos|linear (only start is required; lr= anneals to X with SWALR); the averaged weights are saved
     #[arg(long, value_name = "start=E,...", num_args = 0..=1, default_missing_value = "")]
     pub swa: Option<String>,
     /// An exponential moving average of the weights, updated every step: --ema decay=0.999; the averaged weights are saved
