@@ -2,6 +2,7 @@
 // (Plain comments, not `//!`: the library target includes this file, see lib.rs.)
 use clap::{Parser, Subcommand};
 
+mod averaging_args;
 mod config;
 mod datasets;
 mod ddp;

@@ -226,7 +226,7 @@ pub fn check_flags(args: &TrainArgs, mut stored: Settings) -> Result<Settings> {
         || o.sam.is_some()
         || o.lookahead.is_some()
         || !o.opt.is_empty();
-    let fixed: [(&str, bool, bool); 25] = [
+    let fixed: [(&str, bool, bool); 27] = [
         (
             "--categorical",
             args.categorical.is_some(),
@@ -331,6 +331,16 @@ pub fn check_flags(args: &TrainArgs, mut stored: Settings) -> Result<Settings> {
             "--on-divergence",
             args.on_divergence.is_some(),
             given.on_divergence == stored.on_divergence,
+        ),
+        (
+            "--swa",
+            args.swa.is_some(),
+            given.averaging == stored.averaging,
+        ),
+        (
+            "--ema",
+            args.ema.is_some(),
+            given.averaging == stored.averaging,
         ),
     ];
     if let Some((flag, _, _)) = fixed

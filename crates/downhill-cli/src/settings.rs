@@ -54,6 +54,12 @@ pub struct TrainArgs {
     pub loss_opt: Vec<String>,
     #[command(flatten)]
     pub opt: OptimizerArgs,
+    /// Stochastic weight averaging after epoch E: --swa start=E,lr=X,anneal_epochs=K,anneal=cos|linear (only start is required; lr= anneals to X with SWALR); the averaged weights are saved
+    #[arg(long, value_name = "start=E,...", num_args = 0..=1, default_missing_value = "")]
+    pub swa: Option<String>,
+    /// An exponential moving average of the weights, updated every step: --ema decay=0.999; the averaged weights are saved
+    #[arg(long, value_name = "decay=D", num_args = 0..=1, default_missing_value = "")]
+    pub ema: Option<String>,
     /// Learning-rate schedule (PyTorch name: StepLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, ...)
     #[arg(long)]
     pub schedule: Option<String>,
@@ -170,6 +176,9 @@ pub struct Settings {
     pub(crate) checkpoint_every: usize,
     pub(crate) keep_checkpoints: usize,
     pub(crate) on_divergence: String,
+    /// `--swa` / `--ema` (absent in checkpoints written before them).
+    #[serde(default)]
+    pub(crate) averaging: Option<crate::averaging_args::AveragingSetting>,
 }
 
 fn default_max_categories() -> usize {
@@ -307,6 +316,8 @@ impl Settings {
                 ),
             ));
         }
+        let epochs = at_least_one("--epochs", a.epochs, 100)?;
+        let averaging = crate::averaging_args::resolve(a.swa.as_deref(), a.ema.as_deref(), epochs)?;
         Ok(Settings {
             data: a.data.clone().unwrap_or_else(|| "digits".into()),
             data_hash: None,
@@ -334,7 +345,7 @@ impl Settings {
             schedule: a.schedule.clone(),
             sched: parse_key_values("--sched", &a.sched)?,
             batch_size,
-            epochs: at_least_one("--epochs", a.epochs, 100)?,
+            epochs,
             max_steps: a.max_steps,
             early_stopping: a.early_stopping,
             monitor,
@@ -347,6 +358,7 @@ impl Settings {
             checkpoint_every: at_least_one("--checkpoint-every", a.checkpoint_every, 1)?,
             keep_checkpoints: at_least_one("--keep-checkpoints", a.keep_checkpoints, 3)?,
             on_divergence,
+            averaging,
         })
     }
 }

@@ -182,6 +182,9 @@ fn train_prepared(
     write_outputs(&run, &trainer, &prepared, &report, &metrics)?;
     let out = run.finish()?;
     report::print_summary(&prepared.spec, &report, &metrics, seconds, &out);
+    if let Some(line) = crate::averaging_args::saved_line(&trainer) {
+        println!("{line}");
+    }
     if comm.size() > 1 {
         println!(
             "trained by {} processes (data-parallel over MPI)",

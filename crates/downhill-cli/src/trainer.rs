@@ -103,6 +103,9 @@ pub(crate) fn build_trainer(
         ..TrainConfig::default()
     };
     let mut t = Trainer::new(Box::new(model), loss, opt, config).with_schedule(schedule);
+    if let Some(a) = &s.averaging {
+        t = t.with_averaging(a.to_library())?;
+    }
     t.set_extra(json!({"settings": s, "split": p.split}));
     Ok(t)
 }

@@ -229,6 +229,7 @@ fn schedule_base(name: &str) -> Option<Value> {
             "milestones": [2]
         }),
         "ChainedScheduler" => json!({"schedulers": [["ConstantLR", {}]]}),
+        "SWALR" => json!({"swa_lr": 0.05}),
         "ConstantLR" | "LinearLR" | "PolynomialLR" | "ReduceLROnPlateau" => json!({}),
         _ => return None,
     })
@@ -248,6 +249,7 @@ fn schedule_valid(sched: &str, key: &str, v: &Value) -> Option<bool> {
             | ("OneCycleLR", "max_lr")
             | ("SequentialLR" | "ChainedScheduler", "schedulers")
             | ("SequentialLR", "milestones")
+            | ("SWALR", "swa_lr")
     );
     if v.is_null() {
         // Null means "not given": fine unless the key is required (OneCycleLR's
@@ -265,7 +267,9 @@ fn schedule_valid(sched: &str, key: &str, v: &Value) -> Option<bool> {
         ("CosineAnnealingLR", "T_max") | ("CosineAnnealingWarmRestarts", "T_0" | "T_mult") => {
             whole(v, 1.0)
         }
-        ("ConstantLR", "total_iters") => whole(v, 0.0),
+        ("ConstantLR", "total_iters") | ("SWALR", "anneal_epochs") => whole(v, 0.0),
+        ("SWALR", "swa_lr") => ge0,
+        ("SWALR", "anneal_strategy") => false, // no probe is "cos" or "linear"
         ("LinearLR" | "PolynomialLR", "total_iters") => whole(v, 1.0),
         ("OneCycleLR", "total_steps" | "epochs" | "steps_per_epoch") => whole(v, 1.0),
         ("ReduceLROnPlateau", "patience" | "cooldown") => whole(v, 0.0),

@@ -211,3 +211,52 @@ fn lr_find_plot_marks_the_suggestion() {
     found.plot(&dir.join("lr.png"), "lr range test").unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lr_find_refuses_an_optimizer_that_steps_only_with_a_closure() {
+    use downhill::optim::{Lookahead, Optimizer, Sam, Sgd};
+    let data = TensorDataset::regression(Tensor::ones(&[8, 1]), &Tensor::ones(&[8, 1]));
+    let make = |wrap: fn(Box<dyn Optimizer>) -> Box<dyn Optimizer>| {
+        let model = Linear::new(1, 1, true, &mut Generator::new(0));
+        let sgd = Sgd::default()
+            .lr(0.1)
+            .build(model.trainable_parameters())
+            .unwrap();
+        let config = TrainConfig {
+            batch_size: BatchSize::Size(4),
+            progress: false,
+            ..TrainConfig::default()
+        };
+        Trainer::new(
+            Box::new(model),
+            Box::new(MseLoss::default()),
+            wrap(Box::new(sgd)),
+            config,
+        )
+    };
+    let sam: fn(Box<dyn Optimizer>) -> Box<dyn Optimizer> =
+        |b| Box::new(Sam::default().wrap(b).unwrap());
+    let look_sam: fn(Box<dyn Optimizer>) -> Box<dyn Optimizer> = |b| {
+        let s: Box<dyn Optimizer> = Box::new(Sam::default().wrap(b).unwrap());
+        Box::new(Lookahead::default().wrap(s).unwrap())
+    };
+    for (wrap, name) in [(sam, "SAM"), (look_sam, "Lookahead")] {
+        let mut t = make(wrap);
+        let before = t.model().state_dict()[0].1.to_vec_f64();
+        let e = t
+            .lr_find(&data, None, &LrFindConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("lr_find: {name} re-evaluates the loss")),
+            "{e}"
+        );
+        assert_eq!(t.model().state_dict()[0].1.to_vec_f64(), before);
+    }
+    // Lookahead around plain SGD still sweeps.
+    let look: fn(Box<dyn Optimizer>) -> Box<dyn Optimizer> =
+        |b| Box::new(Lookahead::default().wrap(b).unwrap());
+    assert!(make(look)
+        .lr_find(&data, None, &LrFindConfig::default())
+        .is_ok());
+}

@@ -14,6 +14,7 @@ mod linear;
 mod norm;
 mod pool;
 mod sequential;
+mod update_bn;
 
 pub use activation::{
     Flatten, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU,
@@ -31,6 +32,7 @@ pub use linear::Linear;
 pub use norm::{BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
+pub use update_bn::update_bn;
 
 use crate::Tensor;
 
@@ -66,6 +68,11 @@ pub trait Module: Send + Sync {
     /// Switches training mode on or off (dropout and batch norm behave
     /// differently). Layers with a mode override this; containers forward it.
     fn set_training(&mut self, _training: bool) {}
+
+    /// Calls `f` on every [`BatchNorm`] layer, in visiting order (what
+    /// [`update_bn`] resets and re-estimates). Batch norm overrides it;
+    /// containers forward it, as they do [`Module::set_training`].
+    fn for_each_batch_norm(&mut self, _f: &mut dyn FnMut(&mut BatchNorm)) {}
 
     /// Training mode (the default mode of a new module).
     fn train(&mut self) {
@@ -263,5 +270,8 @@ impl<M: Module + ?Sized> Module for Box<M> {
     }
     fn set_training(&mut self, training: bool) {
         (**self).set_training(training)
+    }
+    fn for_each_batch_norm(&mut self, f: &mut dyn FnMut(&mut BatchNorm)) {
+        (**self).for_each_batch_norm(f)
     }
 }

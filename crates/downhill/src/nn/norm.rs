@@ -74,6 +74,21 @@ impl BatchNorm {
         }
     }
 
+    /// Running statistics back to their start (`reset_running_stats`): mean
+    /// 0, variance 1, no batches tracked.
+    pub fn reset_running_stats(&self) {
+        let (c, dtype) = (self.running_mean.numel(), self.running_mean.dtype());
+        self.running_mean.assign_(&Tensor::full(&[c], 0.0, dtype));
+        self.running_var.assign_(&Tensor::full(&[c], 1.0, dtype));
+        self.num_batches_tracked
+            .assign_(&Tensor::full(&[], 0.0, self.num_batches_tracked.dtype()));
+    }
+
+    /// True in training mode (batch statistics, running ones updated).
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
     /// Shape [1, C, 1, …] that broadcasts a per-channel vector over `x`.
     fn channel_shape(x: &Tensor) -> Vec<usize> {
         let mut s = vec![1; x.ndim()];
@@ -150,6 +165,10 @@ impl Module for BatchNorm {
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    fn for_each_batch_norm(&mut self, f: &mut dyn FnMut(&mut BatchNorm)) {
+        f(self)
     }
 }
 

@@ -76,4 +76,10 @@ impl Module for Sequential {
             m.set_training(training);
         }
     }
+
+    fn for_each_batch_norm(&mut self, f: &mut dyn FnMut(&mut super::BatchNorm)) {
+        for m in &mut self.layers {
+            m.for_each_batch_norm(f);
+        }
+    }
 }

@@ -111,6 +111,35 @@ impl AveragedModel {
         self.n_averaged
     }
 
+    /// How it averages.
+    pub fn averaging(&self) -> Averaging {
+        self.averaging
+    }
+
+    /// Sets the averages and the update count (a checkpoint's).
+    ///
+    /// # Panics
+    /// If the number or shapes of `values` differ from the averaged ones.
+    #[track_caller]
+    pub fn restore(&mut self, values: &[Tensor], n_averaged: u64) {
+        assert_eq!(
+            values.len(),
+            self.averaged.len(),
+            "AveragedModel::restore: {} values, {} averaged",
+            values.len(),
+            self.averaged.len()
+        );
+        for (a, v) in self.averaged.iter().zip(values) {
+            assert_eq!(
+                a.shape(),
+                v.shape(),
+                "AveragedModel::restore: shapes differ"
+            );
+            a.assign_(v);
+        }
+        self.n_averaged = n_averaged;
+    }
+
     /// Copies the averages into `params` (to evaluate or save the averaged model).
     ///
     /// # Panics

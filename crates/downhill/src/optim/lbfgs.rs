@@ -381,6 +381,10 @@ impl Optimizer for LbfgsOptimizer {
         "LBFGS"
     }
 
+    fn needs_closure(&self) -> bool {
+        true
+    }
+
     /// **Panics**: L-BFGS re-evaluates the loss; use [`Optimizer::step_with_closure`].
     fn step(&mut self, _grads: &Gradients) {
         panic!("LBFGS: step needs to re-evaluate the loss; call step_with_closure");

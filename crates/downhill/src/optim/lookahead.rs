@@ -125,6 +125,10 @@ impl Optimizer for LookaheadOptimizer {
         "Lookahead"
     }
 
+    fn needs_closure(&self) -> bool {
+        self.base.needs_closure()
+    }
+
     fn step(&mut self, grads: &Gradients) {
         self.base.step(grads);
         let moved: Vec<bool> = self

@@ -129,6 +129,13 @@ pub trait Optimizer: LrTarget + Send {
         loss
     }
 
+    /// True if [`Optimizer::step`] cannot be used: the optimizer must
+    /// re-evaluate the loss through [`Optimizer::step_with_closure`]
+    /// (LBFGS, SAM, and a wrapper around either).
+    fn needs_closure(&self) -> bool {
+        false
+    }
+
     /// Puts the parameters at the point training steps from. A no-op except
     /// for optimizers whose evaluated weights differ from the training
     /// point (schedule-free: x → y); a no-op when already in train mode.

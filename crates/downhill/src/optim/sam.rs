@@ -126,6 +126,10 @@ impl Optimizer for SamOptimizer {
         "SAM"
     }
 
+    fn needs_closure(&self) -> bool {
+        true
+    }
+
     /// # Panics
     /// Always: SAM re-evaluates the loss, so it needs
     /// [`Optimizer::step_with_closure`] (the package raises `NoClosureError`).

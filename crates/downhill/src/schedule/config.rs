@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::{
     AnnealStrategy, ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
     CyclicLR, CyclicMode, ExponentialLR, LinearLR, LrScheduler, LrTarget, MultiStepLR, OneCycleLR,
-    PlateauMode, PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR, ThresholdMode,
+    PlateauMode, PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR, SwaLR, ThresholdMode,
 };
 use crate::validate::{count, invalid, MAX_COUNT};
 use crate::{Error, Result};
@@ -26,6 +26,7 @@ pub const NAMES: &[&str] = &[
     "OneCycleLR",
     "SequentialLR",
     "ChainedScheduler",
+    "SWALR",
 ];
 
 /// The parameters a schedule takes (PyTorch's names), for [`NAMES`] and
@@ -72,6 +73,7 @@ pub fn parameters(name: &str) -> Option<&'static [&'static str]> {
         ],
         "SequentialLR" => &["schedulers", "milestones"],
         "ChainedScheduler" => &["schedulers"],
+        "SWALR" => &["swa_lr", "anneal_epochs", "anneal_strategy"],
         "ReduceLROnPlateau" => &[
             "mode",
             "factor",
@@ -274,6 +276,16 @@ pub fn from_config(name: &str, p: &Value, opt: &mut dyn LrTarget) -> Result<Box<
         }
         "CyclicLR" => cyclic(&p, opt)?,
         "OneCycleLR" => Box::new(OneCycleLR::new(opt, one_cycle(&p)?)?),
+        "SWALR" => {
+            let swa_lr = p.num("swa_lr", None)?;
+            let epochs = p.whole("anneal_epochs", Some(10), 0)?;
+            let strategy = match p.choice("anneal_strategy", &["cos", "linear"])? {
+                "cos" => AnnealStrategy::Cos,
+                _ => AnnealStrategy::Linear,
+            };
+            SwaLR::check(&[swa_lr], epochs)?;
+            Box::new(SwaLR::new(opt, swa_lr, epochs, strategy))
+        }
         _ => composed(name, &p, opt)?,
     })
 }

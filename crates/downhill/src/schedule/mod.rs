@@ -24,6 +24,7 @@ mod cosine;
 mod cyclic;
 mod decay;
 mod plateau;
+mod swalr;
 
 pub use crate::optim::LrTarget;
 pub use compose::{ChainedScheduler, SequentialLR};
@@ -35,6 +36,7 @@ pub use decay::{
     StepLR,
 };
 pub use plateau::{PlateauMode, ReduceLROnPlateau, ThresholdMode};
+pub use swalr::SwaLR;
 
 use serde::{Deserialize, Serialize};
 

@@ -192,7 +192,9 @@ impl Trainer {
     /// budget and the interrupt flag.
     fn after_step(&mut self, epoch: usize, loss: f64, ctx: &EpochContext<'_>) {
         self.state.step += 1;
-        if let Schedule::PerStep(s) = &mut self.schedule {
+        self.average_after_step();
+        let swalr = self.swalr_in_charge();
+        if let (Schedule::PerStep(s), false) = (&mut self.schedule, swalr) {
             s.step(self.optimizer.as_mut());
         }
         let info = StepInfo {

@@ -87,7 +87,9 @@ impl Trainer {
         };
         self.state.seconds = record.seconds;
         let value = monitored(&self.config.monitor, &record);
-        self.step_schedule(value);
+        if !self.average_after_epoch(epoch) && !self.swalr_in_charge() {
+            self.step_schedule(value);
+        }
         if let Some(v) = value {
             self.track_best(epoch, v)?;
         }

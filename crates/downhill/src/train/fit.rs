@@ -34,6 +34,7 @@ impl Trainer {
     fn fit_on_pool(&mut self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<Report> {
         self.check_monitor(val.is_some())?;
         self.check_memory(train)?;
+        self.swap_out_average();
         self.start_data_parallel(train, val)?;
         let started = Instant::now();
         let base_seconds = self.state.seconds;
@@ -98,6 +99,7 @@ impl Trainer {
         }
         progress.finish();
         let report = self.finish_run();
+        self.swap_in_average(train);
         for cb in &mut self.callbacks {
             cb.on_fit_end(&report);
         }

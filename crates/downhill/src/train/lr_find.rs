@@ -265,7 +265,9 @@ impl Trainer {
     ///
     /// **Errors** on settings outside torch-lr-finder's ranges
     /// ([`Error::InvalidArgument`] naming `lr_find.<setting>`), an empty
-    /// training set, or a failure restoring the state.
+    /// training set, an optimizer that steps only with a closure (SAM,
+    /// LBFGS, a Lookahead around them: [`Optimizer::needs_closure`](crate::optim::Optimizer::needs_closure)),
+    /// or a failure restoring the state.
     pub fn lr_find(
         &mut self,
         train: &dyn Dataset,
@@ -277,6 +279,15 @@ impl Trainer {
             return Err(Error::InvalidArgument {
                 name: "lr_find".into(),
                 message: "the training set is empty".into(),
+            });
+        }
+        if self.optimizer.needs_closure() {
+            return Err(Error::InvalidArgument {
+                name: "lr_find".into(),
+                message: format!(
+                    "{} re-evaluates the loss within a step, and the range test takes one gradient per step (as torch-lr-finder does); run it with the base optimizer",
+                    self.optimizer.name()
+                ),
             });
         }
         self.optimizer.train(); // the sweep steps from the training point

@@ -23,6 +23,7 @@
 //! assert!(report.history.last().unwrap().train_loss < 1e-6);
 //! ```
 
+mod averaging;
 mod checkpoint;
 mod comm;
 #[cfg(feature = "mpi")]
@@ -50,6 +51,7 @@ pub mod tensorboard;
 mod trainer;
 mod update;
 
+pub use averaging::{SwaConfig, WeightAveraging};
 pub use checkpoint::{latest_checkpoint, list_checkpoints, Checkpoint};
 pub use comm::{launched_size, Communicator, SingleProcess};
 #[cfg(feature = "mpi")]

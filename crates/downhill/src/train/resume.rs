@@ -91,6 +91,10 @@ impl Trainer {
             Schedule::PerStep(s) => json!({"kind": "step", "state": s.state_dict()}),
             Schedule::Plateau(s) => json!({"kind": "plateau", "state": s.state_dict()}),
         };
+        let averaging = self.averaging_checkpoint(&copy);
+        if let Some((avg, _)) = &averaging {
+            tensors.extend(avg.iter().cloned());
+        }
         let order: Vec<&String> = tensors.iter().map(|(n, _)| n).collect();
         let mut state = json!({
             "format": FORMAT_2,
@@ -103,6 +107,9 @@ impl Trainer {
         });
         if best_is_model {
             state["best"] = json!("model");
+        }
+        if let Some((_, doc)) = averaging {
+            state["averaging"] = doc;
         }
         Checkpoint { tensors, state }
     }
@@ -178,6 +185,7 @@ impl Trainer {
                 }
             }
         }
+        let averaging = self.averaging_of(&ck.tensors, &ck.state["averaging"], &mut problems);
         if !problems.is_empty() {
             return Err(Error::StateMismatch {
                 path: source.to_path_buf(),
@@ -211,6 +219,9 @@ impl Trainer {
         }
         for (t, s) in pairs {
             t.assign_(&s);
+        }
+        if let Some(r) = averaging {
+            self.restore_averaging(r)?;
         }
         self.model.load_generators(&gens)?;
         let best: Vec<(String, Tensor)> = if ck.state["best"] == "model" {

@@ -69,6 +69,8 @@ pub struct Trainer {
     /// The checkpoint file written last (a rollback point while current).
     pub(super) saved: Option<super::checkpoint::SavedAt>,
     pub(super) comm: Arc<dyn Communicator>,
+    /// SWA or EMA of the weights ([`Trainer::with_averaging`]).
+    pub(super) averaging: Option<super::averaging::Averager>,
 }
 
 impl Trainer {
@@ -94,6 +96,7 @@ impl Trainer {
             interrupt: None,
             saved: None,
             comm: Arc::new(SingleProcess),
+            averaging: None,
         }
     }
 
