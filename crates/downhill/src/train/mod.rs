@@ -49,6 +49,7 @@ mod rollback;
 mod stopping;
 pub mod tensorboard;
 mod trainer;
+mod trainer_averaging;
 mod update;
 
 pub use averaging::{SwaConfig, WeightAveraging};
