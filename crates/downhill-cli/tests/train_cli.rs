@@ -1,10 +1,9 @@
 //! `downhill train`, `predict` and `evaluate`, run as a user runs them.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 mod common;
-use common::{bin, metrics, ok, run, scratch};
+use common::{metrics, ok, run, scratch};
 
 #[test]
 fn default_train_reaches_97_percent_and_writes_the_run_directory() {
@@ -414,7 +413,7 @@ fn no_validation_or_test_split_trains_on_every_row() {
 fn a_build_without_mpi_refuses_to_run_under_mpirun() {
     let dir = scratch("mpirun");
     for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"] {
-        let o = Command::new(bin())
+        let o = std::process::Command::new(common::bin())
             .current_dir(&dir)
             .env(var, "2")
             .args(["train", "--data", "iris", "--epochs", "1", "--out", "r"])
@@ -430,7 +429,7 @@ fn a_build_without_mpi_refuses_to_run_under_mpirun() {
         assert!(!dir.join("r").exists());
     }
     // One process under mpirun is one process.
-    let o = Command::new(bin())
+    let o = std::process::Command::new(common::bin())
         .current_dir(&dir)
         .env("OMPI_COMM_WORLD_SIZE", "1")
         .args([
