@@ -98,7 +98,7 @@ pub struct DroppedColumn {
     pub why: String,
 }
 
-/// What [`Schema::transform`] did beyond plain encoding, for notices.
+/// What [`Schema::transform`](super::Schema::transform) did beyond plain encoding, for notices.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TransformNotes {
     /// Columns of the file the schema does not use (neither features nor
