@@ -1,5 +1,8 @@
 //! `--config run.toml`: the same keys as the flags (`batch-size` or
-//! `batch_size`), flags override the file.
+//! `batch_size`), flags override the file. The wrappers and averaging
+//! (`sam`, `lookahead`, `swa`, `ema`) take a table (`[sam]` with `rho = 0.1`,
+//! or `sam = { rho = 0.1 }`), their flag's text (`sam = "rho=0.1"`) or
+//! `true` for the defaults; `lr` a number or `"auto"`.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +33,11 @@ pub struct ConfigFile {
     #[serde(alias = "loss_opt")]
     loss_opt: Option<serde_json::Map<String, Value>>,
     optimizer: Option<String>,
-    lr: Option<f64>,
+    lr: Option<Value>,
+    sam: Option<Value>,
+    lookahead: Option<Value>,
+    swa: Option<Value>,
+    ema: Option<Value>,
     momentum: Option<f64>,
     #[serde(alias = "weight_decay")]
     weight_decay: Option<f64>,
@@ -78,6 +85,34 @@ fn pairs(map: Option<serde_json::Map<String, Value>>) -> Vec<String> {
         .flatten()
         .map(|(k, v)| format!("{k}={}", text(&v)))
         .collect()
+}
+
+/// A wrapper's or averaging's key as its flag's text: a table as
+/// `key=value,...`, `true` as the flag alone (the defaults), `false` as no flag.
+fn flag_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Bool(false) => None,
+        Value::Bool(true) => Some(String::new()),
+        Value::Object(m) => Some(pairs(Some(m.clone())).join(",")),
+        other => Some(text(other)),
+    }
+}
+
+/// `lr = 0.1` or `lr = "auto"`, read as `--lr` reads its text.
+///
+/// **Errors** naming the file and the key for anything else.
+fn lr_value(path: &Path, v: &Value) -> Result<crate::opt_args::LrArg> {
+    let given = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    given.parse().map_err(|e: String| {
+        CliError::flag(
+            format!("lr in {}", path.display()),
+            format!("{e}; write lr = 0.01 or lr = \"auto\""),
+        )
+    })
 }
 
 /// `pairs` from the file, then the flags' (a flag's key replaces the file's).
@@ -133,10 +168,13 @@ pub fn apply(path: &Path, mut a: TrainArgs) -> Result<TrainArgs> {
     a.loss = a.loss.or(f.loss);
     a.loss_opt = merge_pairs(pairs(f.loss_opt), a.loss_opt);
     a.opt.optimizer = a.opt.optimizer.or(f.optimizer);
-    a.opt.lr = a
-        .opt
-        .lr
-        .or(f.lr.map(|v| crate::opt_args::LrArg::Values(vec![v])));
+    if a.opt.lr.is_none() {
+        a.opt.lr = f.lr.as_ref().map(|v| lr_value(path, v)).transpose()?;
+    }
+    a.opt.sam = a.opt.sam.or(f.sam.as_ref().and_then(flag_text));
+    a.opt.lookahead = a.opt.lookahead.or(f.lookahead.as_ref().and_then(flag_text));
+    a.swa = a.swa.or(f.swa.as_ref().and_then(flag_text));
+    a.ema = a.ema.or(f.ema.as_ref().and_then(flag_text));
     a.opt.momentum = a.opt.momentum.or(f.momentum);
     a.opt.weight_decay = a.opt.weight_decay.or(f.weight_decay);
     a.opt.opt = merge_pairs(pairs(f.opt), a.opt.opt);
@@ -160,4 +198,57 @@ pub fn apply(path: &Path, mut a: TrainArgs) -> Result<TrainArgs> {
     a.on_divergence = a.on_divergence.or(f.on_divergence);
     a.quiet = a.quiet || f.quiet.unwrap_or(false);
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opt_args::LrArg;
+
+    /// `apply` of `toml` over `flags`, from a file of its own.
+    fn apply_text(name: &str, toml: &str, flags: TrainArgs) -> Result<TrainArgs> {
+        let dir =
+            std::env::temp_dir().join(format!("downhill-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.toml");
+        std::fs::write(&path, toml).unwrap();
+        let out = apply(&path, flags);
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn wrappers_and_averaging_are_keys_of_the_file() {
+        let toml = "lr = \"auto\"\nlookahead = true\nema = \"decay=0.99\"\n\
+                    [sam]\nrho = 0.1\nuse_gc = true\n[swa]\nstart = 3\nlr = 0.05\n";
+        let a = apply_text("keys", toml, TrainArgs::default()).unwrap();
+        assert_eq!(a.opt.lr, Some(LrArg::Auto));
+        assert_eq!(a.opt.sam.as_deref(), Some("rho=0.1,use_gc=true"));
+        assert_eq!(a.opt.lookahead.as_deref(), Some(""), "true: the defaults");
+        assert_eq!(a.swa.as_deref(), Some("lr=0.05,start=3"));
+        assert_eq!(a.ema.as_deref(), Some("decay=0.99"));
+        let off = apply_text("off", "sam = false\nlr = 0.5\n", TrainArgs::default()).unwrap();
+        assert_eq!(off.opt.sam, None);
+        assert_eq!(off.opt.lr, Some(LrArg::Values(vec![0.5])));
+    }
+
+    #[test]
+    fn flags_override_the_files_wrappers() {
+        let mut flags = TrainArgs::default();
+        flags.opt.lookahead = Some("k=3".into());
+        flags.opt.lr = Some(LrArg::Values(vec![0.2]));
+        let a = apply_text("flags", "lookahead = { k = 7 }\nlr = \"auto\"\n", flags).unwrap();
+        assert_eq!(a.opt.lookahead.as_deref(), Some("k=3"));
+        assert_eq!(a.opt.lr, Some(LrArg::Values(vec![0.2])));
+    }
+
+    #[test]
+    fn a_bad_lr_names_the_key_and_the_file() {
+        let e = apply_text("badlr", "lr = \"fast\"\n", TrainArgs::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("lr in ") && e.contains("run.toml"), "{e}");
+        assert!(e.contains("'fast' is not a number"), "{e}");
+    }
 }

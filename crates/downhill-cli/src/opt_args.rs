@@ -21,10 +21,11 @@ pub struct OptimizerArgs {
     #[arg(long = "opt", value_name = "NAME=VALUE")]
     pub opt: Vec<String>,
     /// Sharpness-aware minimization around the optimizer (two gradients per
-    /// step): --sam rho=0.05,adaptive=true; --sam alone takes the defaults.
+    /// step): --sam rho=0.05,adaptive=true,use_gc=true; --sam alone takes the defaults.
     #[arg(long, value_name = "NAME=VALUE,...", num_args = 0..=1, default_missing_value = "")]
     pub sam: Option<String>,
-    /// Lookahead around the optimizer: --lookahead k=5,alpha=0.5; alone, the defaults.
+    /// Lookahead around the optimizer: --lookahead k=5,alpha=0.5,pullback_momentum=none|reset|pullback;
+    /// alone, the defaults.
     #[arg(long, value_name = "NAME=VALUE,...", num_args = 0..=1, default_missing_value = "")]
     pub lookahead: Option<String>,
 }

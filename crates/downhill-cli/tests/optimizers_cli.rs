@@ -63,15 +63,17 @@ fn every_new_optimizer_and_wrapper_trains_iris() {
             "--lr",
             "0.01",
             "--sam",
-            "rho=0.5,adaptive=true",
+            "rho=0.5,adaptive=true,use_gc=true",
         ],
         &[
             "--optimizer",
-            "Adam",
+            "SGD",
             "--lr",
-            "0.01",
+            "0.05",
+            "--momentum",
+            "0.9",
             "--lookahead",
-            "k=5,alpha=0.5",
+            "k=5,alpha=0.5,pullback_momentum=pullback",
         ],
         &[
             "--optimizer",
@@ -168,6 +170,10 @@ fn wrapper_flags_are_checked() {
         (
             &["--lookahead", "q=1"][..],
             "--lookahead: q: lookahead has no q",
+        ),
+        (
+            &["--lookahead", "pullback_momentum=back"][..],
+            "--lookahead: pullback_momentum: expected one of `none`, `reset`, `pullback`, got \"back\"",
         ),
         (
             &["--sam", "--lr", "auto"][..],

@@ -45,37 +45,164 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let target = Target::of(path);
     let written = (|| -> std::io::Result<()> {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        write_synced(f, write)?;
-        std::fs::rename(&tmp, path)
+        write_synced(target.create()?, write)?;
+        std::fs::rename(&target.tmp, path)
     })();
     if let Err(source) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::Io {
+        return Err(target.failed(source));
+    }
+    target.sync_dir();
+    Ok(())
+}
+
+/// Like [`write_atomic_with`], but only the writing happens before it
+/// returns: the sync of the temporary file, the rename over `path`, the
+/// directory's sync and then `after` (e.g. removing older files, now that
+/// the new one is safe) run on a thread of their own, so a caller such as
+/// the training loop goes on while the disk catches up. `path` appears only
+/// once its contents are on disk, so a crash at any moment still leaves the
+/// old file or the new one, never a mix. [`PendingWrite::wait`] returns
+/// that thread's outcome; dropping the handle waits for it too.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("downhill-doc-deferred-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("state.bin");
+/// let pending = downhill::file::write_atomic_deferred(&path, |w| w.write_all(b"abc"), || {}).unwrap();
+/// pending.wait().unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+///
+/// # Errors
+/// As [`write_atomic`] for the writing, here; the sync's and the rename's
+/// errors come from [`PendingWrite::wait`], naming `path`, with the
+/// temporary file removed and `path` unchanged (`after` then does not run).
+pub fn write_atomic_deferred(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    after: impl FnOnce() + Send + 'static,
+) -> Result<PendingWrite> {
+    let target = Target::of(path);
+    let file = (|| -> std::io::Result<std::fs::File> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, target.create()?);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())
+    })()
+    .map_err(|source| target.failed(source))?;
+    let job = std::thread::Builder::new()
+        .name("downhill-sync".into())
+        .spawn(move || -> Result<()> {
+            let finished = file
+                .sync_all()
+                .and_then(|()| std::fs::rename(&target.tmp, &target.path));
+            if let Err(source) = finished {
+                return Err(target.failed(source));
+            }
+            target.sync_dir();
+            after();
+            Ok(())
+        })
+        .map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
-        });
+        })?;
+    Ok(PendingWrite {
+        path: path.to_path_buf(),
+        job: Some(job),
+    })
+}
+
+/// The file [`write_atomic_deferred`] is still making durable.
+#[must_use = "the write's outcome is known only from wait()"]
+#[derive(Debug)]
+pub struct PendingWrite {
+    path: PathBuf,
+    job: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl PendingWrite {
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    // The rename is durable once the directory entry is on disk; a failure
-    // here (some filesystems refuse to open a directory) loses nothing now.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// Waits until the file is on disk under its name.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file when the sync or the rename failed.
+    pub fn wait(mut self) -> Result<()> {
+        self.join()
     }
-    Ok(())
+
+    fn join(&mut self) -> Result<()> {
+        match self.job.take() {
+            Some(job) => job.join().expect("the sync thread does not panic"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// Where an atomic write goes: the file, its directory and the temporary
+/// file beside it (`.NAME.tmp-PID-N`).
+struct Target {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Target {
+    fn of(path: &Path) -> Target {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+        Target {
+            path: path.to_path_buf(),
+            dir,
+            tmp,
+        }
+    }
+
+    /// The temporary file, created exclusively.
+    fn create(&self) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.tmp)
+    }
+
+    /// Removes the temporary file; the error names the target.
+    fn failed(&self, source: std::io::Error) -> Error {
+        let _ = std::fs::remove_file(&self.tmp);
+        Error::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The rename is durable once the directory entry is on disk; a failure
+    /// here (some filesystems refuse to open a directory) loses nothing now.
+    fn sync_dir(&self) {
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+    }
 }
 
 /// Bytes written between two syncs started by [`write_synced`]'s helper
@@ -214,6 +341,79 @@ mod tests {
         assert!(
             std::fs::read(&p).unwrap() == data,
             "the file differs from what was written"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn names(d: &Path) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_deferred_write_appears_whole_after_wait_then_runs_after() {
+        let d = scratch("deferred");
+        let p = d.join("ck.bin");
+        std::fs::write(&p, b"old").unwrap();
+        std::fs::write(d.join("older.bin"), b"x").unwrap();
+        let data: Vec<u8> = (0..3_000_000).map(|i| (i % 253) as u8).collect();
+        let older = d.join("older.bin");
+        let pending = write_atomic_deferred(
+            &p,
+            |w| w.write_all(&data),
+            move || std::fs::remove_file(older).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(pending.path(), p.as_path());
+        pending.wait().unwrap();
+        assert!(std::fs::read(&p).unwrap() == data);
+        assert_eq!(names(&d), vec![std::ffi::OsString::from("ck.bin")]);
+        // Dropping the handle waits too.
+        drop(write_atomic_deferred(&p, |w| w.write_all(b"new"), || {}).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_deferred_write_that_fails_keeps_the_old_file_and_no_temporary() {
+        let d = scratch("deferred-fail");
+        let p = d.join("a.bin");
+        std::fs::write(&p, b"old").unwrap();
+        let e = write_atomic_deferred(
+            &p,
+            |w| {
+                w.write_all(&[1u8; 100])?;
+                Err(std::io::Error::other("the producer failed"))
+            },
+            || panic!("after runs only on success"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("the producer failed"), "{e}");
+        // The rename fails (the target is a directory): reported by wait.
+        let target = d.join("is-a-dir");
+        std::fs::create_dir(&target).unwrap();
+        let pending = write_atomic_deferred(
+            &target,
+            |w| w.write_all(b"x"),
+            || panic!("after runs only on success"),
+        )
+        .unwrap();
+        match pending.wait().unwrap_err() {
+            Error::Io { path, .. } => assert_eq!(path, target),
+            other => panic!("expected Io, got {other}"),
+        }
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert_eq!(
+            names(&d),
+            vec![
+                std::ffi::OsString::from("a.bin"),
+                std::ffi::OsString::from("is-a-dir")
+            ]
         );
         std::fs::remove_dir_all(&d).unwrap();
     }

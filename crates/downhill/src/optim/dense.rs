@@ -42,6 +42,11 @@ impl Slots {
         self.per[i].as_deref()
     }
 
+    /// Parameter `i`'s slots to change, `None` before its first step.
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut [Vec<f64>]> {
+        self.per[i].as_deref_mut()
+    }
+
     /// Parameter `i`'s slots, created by `init` (one vector per name) the first time.
     pub(crate) fn get_or_init(
         &mut self,

@@ -9,13 +9,21 @@ use super::state::{check_name, state_error};
 use super::{check, LrTarget, Optimizer, OptimizerState};
 use crate::{Gradients, Result, Tensor};
 
-/// Lookahead's settings (`pytorch_optimizer.Lookahead`, `pullback_momentum
-/// = "none"`): the base optimizer takes k fast steps, then
+/// Lookahead's settings (`pytorch_optimizer.Lookahead`): the base optimizer
+/// takes k fast steps, then
 ///
 /// θ ← lerp(θ, φ, 1 − α) = φ + α(θ − φ);  φ ← θ
 ///
 /// with φ the slow weights (the parameters' values when wrapped). Only the
-/// parameters that had a gradient in the k-th step move.
+/// parameters that had a gradient in the k-th step move. At the same moment
+/// `pullback_momentum` treats the base optimizer's momentum buffer b (the
+/// state tensor `momentum_buffer` of SGD, RMSprop and Muon; optimizers
+/// without one are left alone, as in the package):
+///
+/// - [`PullbackMomentum::None`]: b is left as it is (the default);
+/// - [`PullbackMomentum::Reset`]: b ← 0;
+/// - [`PullbackMomentum::Pullback`]: b ← lerp(b, β, 1 − α);  β ← b, with β
+///   the slow momentum (zero when wrapped).
 ///
 /// ```
 /// use downhill::optim::{Lookahead, Optimizer, Sgd};
@@ -35,11 +43,45 @@ pub struct Lookahead {
     pub k: usize,
     /// α in [0, 1], how far the slow weights move toward the fast (default 0.5).
     pub alpha: f64,
+    /// What a slow update does to the base optimizer's momentum buffer
+    /// (default [`PullbackMomentum::None`]).
+    #[serde(default)]
+    pub pullback_momentum: PullbackMomentum,
 }
 
 impl Default for Lookahead {
     fn default() -> Self {
-        Lookahead { k: 5, alpha: 0.5 }
+        Lookahead {
+            k: 5,
+            alpha: 0.5,
+            pullback_momentum: PullbackMomentum::None,
+        }
+    }
+}
+
+/// [`Lookahead`]'s `pullback_momentum`: `"none"`, `"reset"` or `"pullback"`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PullbackMomentum {
+    /// The momentum buffer is left as it is.
+    #[default]
+    None,
+    /// The momentum buffer is set to zero.
+    Reset,
+    /// The momentum buffer is pulled toward the slow momentum as θ is toward φ.
+    Pullback,
+}
+
+/// The base optimizer's state tensor that `pullback_momentum` acts on.
+const MOMENTUM: &str = "momentum_buffer";
+
+impl PullbackMomentum {
+    /// The slots Lookahead keeps per parameter in this mode.
+    fn slots(self) -> &'static [&'static str] {
+        match self {
+            PullbackMomentum::Pullback => &["slow_params", "slow_momentum"],
+            _ => &["slow_params"],
+        }
     }
 }
 
@@ -54,6 +96,11 @@ impl Lookahead {
         self.alpha = v;
         self
     }
+    /// Sets `pullback_momentum`.
+    pub fn pullback_momentum(mut self, v: PullbackMomentum) -> Self {
+        self.pullback_momentum = v;
+        self
+    }
 
     /// Lookahead around `base`, the slow weights starting at the parameters' values.
     ///
@@ -66,9 +113,9 @@ impl Lookahead {
             format!("must be in [0, 1], got {}", self.alpha),
         )?;
         let params = base.params();
-        let mut slow = Slots::new(&["slow_params"], params.len());
+        let mut slow = Slots::new(self.pullback_momentum.slots(), params.len());
         for (i, p) in params.iter().enumerate() {
-            slow.get_or_init(i, || vec![p.to_vec_f64()]);
+            slow.get_or_init(i, || initial_slots(self.pullback_momentum, p));
         }
         Ok(LookaheadOptimizer {
             config: self,
@@ -77,6 +124,15 @@ impl Lookahead {
             counter: 0,
         })
     }
+}
+
+/// φ = θ, and β = 0 when the mode keeps it.
+fn initial_slots(mode: PullbackMomentum, p: &Tensor) -> Vec<Vec<f64>> {
+    let mut v = vec![p.to_vec_f64()];
+    if mode == PullbackMomentum::Pullback {
+        v.push(vec![0.0; p.numel()]);
+    }
+    v
 }
 
 /// A base optimizer with [`Lookahead`]'s slow weights (kept in f64).
@@ -102,11 +158,12 @@ impl LookaheadOptimizer {
         }
         self.counter = 0;
         let w = 1.0 - self.config.alpha;
+        let mode = self.config.pullback_momentum;
         for (i, p) in self.base.params().iter().enumerate() {
             if !moved[i] {
                 continue;
             }
-            let slow = &mut self.slow.get_or_init(i, || vec![p.to_vec_f64()])[0];
+            let slow = &mut self.slow.get_or_init(i, || initial_slots(mode, p))[0];
             let theta: Vec<f64> = p
                 .to_vec_f64()
                 .iter()
@@ -116,6 +173,51 @@ impl LookaheadOptimizer {
             write_param(p, theta);
             // φ ← θ as the parameter holds it (its own dtype).
             *slow = p.to_vec_f64();
+        }
+        if mode != PullbackMomentum::None {
+            self.pull_momentum(moved, w);
+        }
+    }
+
+    /// `pullback_momentum` on the base's `{i}.momentum_buffer` tensors of
+    /// the parameters that moved, written back through its state (which
+    /// every optimizer can load, so no base needs to expose its buffers).
+    fn pull_momentum(&mut self, moved: &[bool], w: f64) {
+        let mut state = self.base.state_dict();
+        let mut changed = false;
+        for (name, t) in state.tensors.iter_mut() {
+            let Some((i, MOMENTUM)) = OptimizerState::split_param_key(name) else {
+                continue;
+            };
+            if !moved.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let pulled = match self.config.pullback_momentum {
+                PullbackMomentum::Pullback => {
+                    let slots = self
+                        .slow
+                        .get_mut(i)
+                        .expect("moved parameters have slow weights");
+                    let pulled: Vec<f64> = t
+                        .to_vec_f64()
+                        .iter()
+                        .zip(&slots[1])
+                        .map(|(&b, &s)| lerp(b, s, w))
+                        .collect();
+                    let pulled = Tensor::from_vec(pulled, t.shape()).to_dtype(t.dtype());
+                    // β ← b as the base holds it (its own dtype).
+                    slots[1] = pulled.to_vec_f64();
+                    pulled
+                }
+                _ => t.zeros_like(),
+            };
+            *t = pulled;
+            changed = true;
+        }
+        if changed {
+            self.base
+                .load_state_dict(&state)
+                .expect("an optimizer loads its own state with one tensor replaced by one of the same shape and dtype");
         }
     }
 }
@@ -167,7 +269,8 @@ impl Optimizer for LookaheadOptimizer {
         self.base.params()
     }
 
-    /// The base's tensors and `{i}.slow_params` (f64);
+    /// The base's tensors, `{i}.slow_params` and, with
+    /// [`PullbackMomentum::Pullback`], `{i}.slow_momentum` (f64);
     /// `{"optimizer": "Lookahead", "config", "state": {"counter"}, "base"}`.
     fn state_dict(&self) -> OptimizerState {
         let base = self.base.state_dict();
@@ -196,9 +299,13 @@ impl Optimizer for LookaheadOptimizer {
             .ok_or_else(|| state_error(name, "counter: missing or not a count"))?;
         let has = read_has(name, saved)?;
         let params = self.base.params();
-        let slow = self
-            .slow
-            .load(name, state, &has, &params, &|i, _| params[i].numel())?;
+        let slow = Slots::new(config.pullback_momentum.slots(), params.len()).load(
+            name,
+            state,
+            &has,
+            &params,
+            &|i, _| params[i].numel(),
+        )?;
         let base = OptimizerState {
             tensors: state.tensors.clone(),
             meta: state.meta["base"].clone(),

@@ -82,7 +82,7 @@ pub use elementwise::{Elementwise, ParamGroup, Rule};
 pub use hyper::{Hyperparameters, WeightDecay};
 pub use lbfgs::{Lbfgs, LbfgsOptimizer, LineSearch};
 pub use line_search::BacktrackingLineSearch;
-pub use lookahead::{Lookahead, LookaheadOptimizer};
+pub use lookahead::{Lookahead, LookaheadOptimizer, PullbackMomentum};
 pub use muon::{Muon, MuonOptimizer};
 pub use prodigy::{Prodigy, ProdigyOptimizer};
 pub use sam::{Sam, SamOptimizer};
@@ -344,8 +344,9 @@ fn plain(serde_expected: &str) -> String {
 /// ```
 ///
 /// The reserved keys of [`WRAPPERS`] wrap the optimizer: `"sam": {"rho":
-/// 0.05, "adaptive": false, "perturb_eps": 1e-12}` ([`Sam`]) and
-/// `"lookahead": {"k": 5, "alpha": 0.5}` ([`Lookahead`]), each key of
+/// 0.05, "adaptive": false, "perturb_eps": 1e-12, "use_gc": false}` ([`Sam`]) and
+/// `"lookahead": {"k": 5, "alpha": 0.5, "pullback_momentum": "none"}`
+/// ([`Lookahead`]), each key of
 /// theirs optional; their errors name `sam.rho`, `lookahead.k`, ….
 ///
 /// ```

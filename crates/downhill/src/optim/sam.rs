@@ -19,7 +19,12 @@ use crate::{Gradients, Result, Tensor};
 /// The norm is computed in float32, as the package does (its
 /// `get_global_gradient_norm` returns a float32 tensor whatever the
 /// parameters' dtype), so trajectories match it in float64 too.
-/// Gradient centralization (`use_gc`) is not offered.
+///
+/// With `use_gc` (gradient centralization, Yong et al., 2020) the gradient
+/// of every parameter with two or more dimensions has its mean over all
+/// dimensions but the first subtracted before it perturbs θ:
+/// gᵢ ← gᵢ − mean(gᵢ) per row. The norm ‖ĝ‖ is still that of the gradient
+/// as computed, as in the package.
 ///
 /// Each step evaluates the loss twice, so it needs
 /// [`Optimizer::step_with_closure`] (the trainer always steps that way);
@@ -50,6 +55,10 @@ pub struct Sam {
     pub adaptive: bool,
     /// ε_p added to the gradient norm (default 1e-12).
     pub perturb_eps: f64,
+    /// Centralize the gradients of parameters with two or more dimensions
+    /// before perturbing (default false).
+    #[serde(default)]
+    pub use_gc: bool,
 }
 
 impl Default for Sam {
@@ -58,6 +67,7 @@ impl Default for Sam {
             rho: 0.05,
             adaptive: false,
             perturb_eps: 1e-12,
+            use_gc: false,
         }
     }
 }
@@ -71,6 +81,11 @@ impl Sam {
     /// Sets `adaptive`.
     pub fn adaptive(mut self, v: bool) -> Self {
         self.adaptive = v;
+        self
+    }
+    /// Sets `use_gc`.
+    pub fn use_gc(mut self, v: bool) -> Self {
+        self.use_gc = v;
         self
     }
 
@@ -121,6 +136,22 @@ impl SamOptimizer {
     }
 }
 
+/// Gradient centralization (`pytorch_optimizer.centralize_gradient`,
+/// `gc_conv_only=False`): for two or more dimensions, each slice along the
+/// first dimension has its mean subtracted; vectors and scalars are left as they are.
+fn centralize(g: &mut [f64], shape: &[usize]) {
+    if shape.len() < 2 || g.is_empty() {
+        return;
+    }
+    let row = g.len() / shape[0];
+    for r in g.chunks_mut(row) {
+        let mean = r.iter().sum::<f64>() / row as f64;
+        for v in r {
+            *v -= mean;
+        }
+    }
+}
+
 impl Optimizer for SamOptimizer {
     fn name(&self) -> &'static str {
         "SAM"
@@ -145,9 +176,13 @@ impl Optimizer for SamOptimizer {
         for p in &params {
             let Some(g) = grads.get(p) else { continue };
             let theta = p.to_vec_f64();
+            let mut g = g.to_vec_f64();
+            if self.config.use_gc {
+                centralize(&mut g, p.shape());
+            }
             let perturbed = theta
                 .iter()
-                .zip(g.to_vec_f64())
+                .zip(g)
                 .map(|(&t, g)| {
                     let e = if self.config.adaptive { t * t * g } else { g };
                     t + e * scale

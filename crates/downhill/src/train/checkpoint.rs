@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::file::{write_atomic_deferred, PendingWrite};
 use crate::nn::{tensors_from_bytes, write_atomic_with, write_safetensors};
 use crate::{Error, Result, Tensor};
 
@@ -46,12 +47,39 @@ impl Checkpoint {
     ///
     /// **Errors** on I/O failure or a duplicate tensor name.
     pub fn save(&self, path: &Path) -> Result<()> {
+        let meta = self.metadata();
+        write_atomic_with(path, |w| write_safetensors(w, &self.tensors, Some(&meta)))
+    }
+
+    /// Writes the checkpoint like [`Checkpoint::save`], but returns once the
+    /// bytes are written: the sync, the rename and then `after` run on a
+    /// thread of their own ([`write_atomic_deferred`]), so the file appears
+    /// under `path` only when it is on disk.
+    ///
+    /// # Errors
+    /// On I/O failure while writing or a duplicate tensor name; the sync's
+    /// and rename's errors come from [`PendingWrite::wait`].
+    pub fn save_deferred(
+        &self,
+        path: &Path,
+        after: impl FnOnce() + Send + 'static,
+    ) -> Result<PendingWrite> {
+        let meta = self.metadata();
+        write_atomic_deferred(
+            path,
+            |w| write_safetensors(w, &self.tensors, Some(&meta)),
+            after,
+        )
+    }
+
+    /// The safetensors metadata: the JSON state under [`STATE_KEY`].
+    fn metadata(&self) -> HashMap<String, String> {
         let mut meta = HashMap::new();
         meta.insert(
             STATE_KEY.to_string(),
             serde_json::to_string(&self.state).expect("JSON values serialize"),
         );
-        write_atomic_with(path, |w| write_safetensors(w, &self.tensors, Some(&meta)))
+        meta
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

@@ -7,6 +7,7 @@ use mpi::traits::*;
 // rank(), size(), process_at_rank(): named apart from our own `Communicator`.
 use mpi::traits::Communicator as _;
 use mpi::Threading;
+use std::sync::Mutex;
 
 use super::comm::{sum_in_rank_order, Communicator};
 use crate::{Error, Result};
@@ -20,10 +21,17 @@ use crate::{Error, Result};
 /// (`MPI_Allgather`). That moves 2(N−1)/N of the buffer per process, like a
 /// ring allreduce, and does not depend on the algorithm the MPI library
 /// picks, so the same N gives bit-identical results.
+///
+/// The exchange buffers are kept between calls and reused, so a training
+/// step allocates (and page-faults in) nothing after the first; when the
+/// buffer's length is a multiple of N it is sent from and gathered into in
+/// place.
 pub struct MpiCommunicator {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    scratch32: Mutex<Scratch<f32>>,
+    scratch64: Mutex<Scratch<f64>>,
     // Finalizes MPI when dropped, after `world`.
     _universe: Universe,
 }
@@ -36,6 +44,35 @@ unsafe impl Send for MpiCommunicator {}
 // SAFETY: as above; the collectives are issued in program order by the one
 // thread that runs the training loop.
 unsafe impl Sync for MpiCommunicator {}
+
+/// The buffers of one all-reduce, grown to the largest call so far.
+struct Scratch<T> {
+    /// The padded send buffer (when the length is not a multiple of N) and
+    /// the gathered sums.
+    send: Vec<T>,
+    /// Every rank's slice of this rank's part.
+    recv: Vec<T>,
+    /// This rank's part of the sums.
+    mine: Vec<T>,
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch {
+            send: Vec::new(),
+            recv: Vec::new(),
+            mine: Vec::new(),
+        }
+    }
+}
+
+/// The first `len` values of `v`, grown with `T::default()` when shorter.
+fn at_least<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
 
 fn mpi_error(message: impl Into<String>) -> Error {
     Error::InvalidArgument {
@@ -66,11 +103,13 @@ impl MpiCommunicator {
             world,
             rank,
             size,
+            scratch32: Mutex::new(Scratch::default()),
+            scratch64: Mutex::new(Scratch::default()),
             _universe: universe,
         })
     }
 
-    fn all_reduce_sum<T>(&self, buf: &mut [T])
+    fn all_reduce_sum<T>(&self, buf: &mut [T], scratch: &Mutex<Scratch<T>>)
     where
         T: Equivalence + Copy + Default + std::ops::AddAssign,
     {
@@ -78,17 +117,27 @@ impl MpiCommunicator {
         if n == 1 || buf.is_empty() {
             return;
         }
-        let chunk = buf.len().div_ceil(n);
-        let mut send = vec![T::default(); chunk * n];
-        send[..buf.len()].copy_from_slice(buf);
-        let mut recv = vec![T::default(); chunk * n];
-        // recv = [rank 0's slice r, rank 1's slice r, …] on rank r.
-        self.world.all_to_all_into(&send[..], &mut recv[..]);
-        let mut mine = vec![T::default(); chunk];
-        sum_in_rank_order(&recv, chunk, &mut mine);
-        self.world.all_gather_into(&mine[..], &mut send[..]);
+        let mut guard = scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let Scratch { send, recv, mine } = &mut *guard;
         let len = buf.len();
-        buf.copy_from_slice(&send[..len]);
+        let chunk = len.div_ceil(n);
+        let padded = chunk * n;
+        let recv = at_least(recv, padded);
+        let mine = at_least(mine, chunk);
+        // recv = [rank 0's slice r, rank 1's slice r, …] on rank r.
+        if len == padded {
+            self.world.all_to_all_into(&buf[..], &mut recv[..]);
+            sum_in_rank_order(recv, chunk, mine);
+            self.world.all_gather_into(&mine[..], &mut buf[..]);
+        } else {
+            let send = at_least(send, padded);
+            send[..len].copy_from_slice(buf);
+            send[len..].fill(T::default());
+            self.world.all_to_all_into(&send[..], &mut recv[..]);
+            sum_in_rank_order(recv, chunk, mine);
+            self.world.all_gather_into(&mine[..], &mut send[..]);
+            buf.copy_from_slice(&send[..len]);
+        }
     }
 }
 
@@ -100,10 +149,10 @@ impl Communicator for MpiCommunicator {
         self.size
     }
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) {
-        self.all_reduce_sum(buf);
+        self.all_reduce_sum(buf, &self.scratch32);
     }
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
-        self.all_reduce_sum(buf);
+        self.all_reduce_sum(buf, &self.scratch64);
     }
     fn broadcast_f32(&self, buf: &mut [f32], root: usize) {
         self.world.process_at_rank(root as i32).broadcast_into(buf);

@@ -26,9 +26,20 @@ impl Trainer {
             // Run the loop on a pool thread: each parallel op then shares its
             // work with the other workers instead of being handed to the pool
             // and waited for (LeNet step, 1 thread: 273 → 319 steps/s).
-            return rayon::scope(|_| self.fit_on_pool(train, val));
+            return rayon::scope(|_| self.fit_and_flush(train, val));
         }
-        self.fit_on_pool(train, val)
+        self.fit_and_flush(train, val)
+    }
+
+    /// [`Trainer::fit_on_pool`], then the wait for the last checkpoint's
+    /// sync and rename, so every file is in place when `fit` returns
+    /// (the run's own error, if any, wins over a failed sync).
+    fn fit_and_flush(&mut self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<Report> {
+        let report = self.fit_on_pool(train, val);
+        let flushed = self.finish_pending_write();
+        let report = report?;
+        flushed?;
+        Ok(report)
     }
 
     fn fit_on_pool(&mut self, train: &dyn Dataset, val: Option<&dyn Dataset>) -> Result<Report> {

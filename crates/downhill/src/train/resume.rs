@@ -292,37 +292,66 @@ impl Trainer {
     }
 
     /// Writes the checkpoint file `name` into the checkpoint directory (if
-    /// one is set), streamed from the trainer's own tensors (no copy), removes
-    /// all checkpoints but the newest `keep_last`, and remembers the file as
-    /// the state of the current step (a rollback point, see
-    /// [`Trainer::rollback_snapshot`]). The one writer of the epoch and the
-    /// mid-epoch checkpoints.
+    /// one is set), streamed from the trainer's own tensors (no copy), and
+    /// remembers the file as the state of the current step (a rollback
+    /// point, see [`Trainer::rollback_snapshot`]). The one writer of the
+    /// epoch and the mid-epoch checkpoints.
+    ///
+    /// Only the writing happens here: the file's sync and rename, then the
+    /// removal of all checkpoints but the newest `keep_last`, run on a
+    /// thread while training goes on ([`Checkpoint::save_deferred`]); the
+    /// next checkpoint, a rollback to this one and the end of
+    /// [`Trainer::fit`] wait for them ([`Trainer::finish_pending_write`]).
     ///
     /// # Errors
-    /// On I/O failure.
+    /// On I/O failure, this write's or the previous one's.
     pub(super) fn save_checkpoint_file(&mut self, name: &str) -> Result<()> {
         let Some(dir) = self.checkpoint_dir().cloned() else {
             return Ok(());
         };
-        let dir = &dir;
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+        self.finish_pending_write()?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
             path: dir.clone(),
             source: e,
         })?;
         let path = dir.join(name);
-        self.capture(Tensors::Shared).save(&path)?;
-        let all = list_checkpoints(dir);
         let keep = self.config.keep_last.max(1);
-        for old in all.iter().take(all.len().saturating_sub(keep)) {
-            if *old != path {
-                let _ = std::fs::remove_file(old);
+        let (prune_dir, newest) = (dir.clone(), path.clone());
+        let prune = move || {
+            let all = list_checkpoints(&prune_dir);
+            for old in all.iter().take(all.len().saturating_sub(keep)) {
+                if *old != newest {
+                    let _ = std::fs::remove_file(old);
+                }
             }
-        }
+        };
+        let pending = self.capture(Tensors::Shared).save_deferred(&path, prune)?;
+        self.pending_write = Some(pending);
         self.saved = Some(SavedAt {
             path,
             step: self.state.step,
             epoch: self.state.epoch,
         });
         Ok(())
+    }
+
+    /// Waits for the checkpoint whose sync and rename are still running
+    /// (nothing when there is none).
+    ///
+    /// # Errors
+    /// If that sync or rename failed (the file is then absent, and the
+    /// previous checkpoints are kept).
+    pub(super) fn finish_pending_write(&mut self) -> Result<()> {
+        match self.pending_write.take() {
+            Some(p) => p.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `path` is the checkpoint still being made durable.
+    pub(super) fn is_pending(&self, path: &Path) -> bool {
+        self.pending_write
+            .as_ref()
+            .is_some_and(|p| p.path() == path)
     }
 }

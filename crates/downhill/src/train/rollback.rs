@@ -36,7 +36,7 @@ impl Trainer {
                 if s.step == self.state.step
                     && s.epoch == self.state.epoch
                     && self.state.partial.is_none()
-                    && s.path.is_file() =>
+                    && (s.path.is_file() || self.is_pending(&s.path)) =>
             {
                 Snapshot::File(s.clone())
             }
@@ -71,6 +71,7 @@ impl Trainer {
                 match snap {
                     Snapshot::Memory(ck) => self.restore(&ck, std::path::Path::new("<memory>"))?,
                     Snapshot::File(saved) => {
+                        self.finish_pending_write()?;
                         self.resume_from(&saved.path)?;
                         self.saved = Some(saved);
                     }

@@ -68,6 +68,9 @@ pub struct Trainer {
     pub(super) interrupt: Option<Arc<AtomicBool>>,
     /// The checkpoint file written last (a rollback point while current).
     pub(super) saved: Option<super::checkpoint::SavedAt>,
+    /// That file while its sync and rename still run (see
+    /// [`Trainer::finish_pending_write`]).
+    pub(super) pending_write: Option<crate::file::PendingWrite>,
     pub(super) comm: Arc<dyn Communicator>,
     /// SWA or EMA of the weights ([`Trainer::with_averaging`]).
     pub(super) averaging: Option<super::averaging::Averager>,
@@ -95,6 +98,7 @@ impl Trainer {
             reducer: Box::new(LocalReducer),
             interrupt: None,
             saved: None,
+            pending_write: None,
             comm: Arc::new(SingleProcess),
             averaging: None,
         }
