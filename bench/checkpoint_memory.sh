@@ -7,8 +7,9 @@
 #            --checkpoint-every 100` with `--on-divergence stop`, then with
 #            the defaults plus best-weight restore (rollback guard,
 #            `--early-stopping 5`): peak RSS (GNU time), the size of
-#            epoch-000001.safetensors; the write time of the same state by
-#            examples/checkpoint_write.rs (best of 3).
+#            epoch-000001.safetensors; the time the training loop waits for
+#            a write of the same state by examples/checkpoint_write.rs (best
+#            of 3; its sync and rename then finish on a thread of their own).
 #  PyTorch:  bench/checkpoint_memory_torch.py: RSS growth over the run, the
 #            size of torch.save(model + optimizer state), its time (best of 3).
 #
@@ -45,7 +46,7 @@ for H in "${SIZES[@]}"; do
   size=$(stat -c %s "$TMP/stop-$H/checkpoints/epoch-000001.safetensors")
   defaults=$(peak_kib "$BIN" train --data digits --hidden "$H,$H" --epochs 1 --early-stopping 5 \
     --checkpoint-every 100 --quiet --out "$TMP/defaults-$H")
-  read -r _ _ write_s < <("$EX" "$H" "$TMP")
+  read -r _ _ write_s _ < <("$EX" "$H" "$TMP")
   read -r _ torch_mib torch_size torch_s < <("$PY" bench/checkpoint_memory_torch.py "$H" "$TMP")
   rm -rf "$TMP"/stop-* "$TMP"/defaults-* "$TMP"/*.pt "$TMP"/*.safetensors
   printf '| %d | %.1f M | %s | %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f |\n' \

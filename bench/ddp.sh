@@ -5,7 +5,9 @@
 #
 # Each round runs, alternately: downhill 1 process, downhill 2 processes (mpirun), PyTorch 1 process,
 # PyTorch DDP 2 processes (torchrun, Gloo) on mnist_mlp (784-512-256-10, global batch 128, Adam).
-# Then an allreduce sweep on 2 processes (loopback) and wide_mlp's single-process step time, and
+# Then the 2-rank ceiling (one process at a rank's share of the batch; two independent
+# processes side by side), an allreduce sweep on 2 processes (loopback) and wide_mlp's
+# single-process step time, and
 # bench/ddp_model.py fits the alpha-beta model and projects 8/64/256 processes at 10/25/100 Gbit/s.
 # Needs: openmpi-bin libopenmpi-dev libclang-dev pkg-config; torch in /work/venv (or $PYTHON).
 set -euo pipefail
@@ -28,6 +30,12 @@ for r in $(seq "$ROUNDS"); do
   "$TORCHRUN" --nproc-per-node 2 bench/ddp_torch.py mnist_mlp "$SECONDS_PER" 2>/dev/null \
     | sed "s/^{/{\"round\": $r, /" | tee -a "$OUT"
 done
+# The ceiling of 2 ranks: one process stepping a rank's share of the batch (64), alone and
+# beside a second independent process (no communication: what the two cores give).
+DDP_BENCH_BATCH=64 $BIN mnist_mlp "$SECONDS_PER" | sed 's/^{/{"framework": "downhill-rank-share", /' | tee -a "$OUT"
+($BIN mnist_mlp "$SECONDS_PER" > "$OUT.a" & $BIN mnist_mlp "$SECONDS_PER" > "$OUT.b"; wait)
+sed 's/^{/{"framework": "downhill-2-independent", /' "$OUT.a" "$OUT.b" | tee -a "$OUT"
+rm -f "$OUT.a" "$OUT.b"
 $MPIRUN -np 2 $BIN mnist_mlp 1 sweep | grep allreduce_bytes | tee -a "$OUT"
 $BIN wide_mlp 5 | sed 's/^{/{"framework": "downhill", /' | tee -a "$OUT"
 "$PY" bench/ddp_model.py "$OUT"

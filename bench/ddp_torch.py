@@ -65,6 +65,12 @@ def rate(steps):
 
 probe = rate(10)
 steps = max(10, min(2000, int(probe * seconds)))
+if world > 1:
+    # Rank 0's count for everyone: the ranks' probes differ, and a rank that
+    # runs fewer steps leaves the others waiting in an allreduce forever.
+    count = torch.tensor([steps])
+    dist.broadcast(count, 0)
+    steps = int(count.item())
 r = rate(steps)
 if rank == 0:
     print(json.dumps({"workload": workload, "framework": "pytorch-ddp-gloo" if world > 1 else "pytorch",

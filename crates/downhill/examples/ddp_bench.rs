@@ -5,7 +5,7 @@
 //! buffer sizes, for the α–β model. Prints JSON lines from rank 0.
 //!
 //! Run: `RAYON_NUM_THREADS=1 mpirun -np 2 target/release/examples/ddp_bench [WORKLOAD] [SECONDS]`
-//! (WORKLOAD `mnist_mlp` (default) or `wide_mlp`).
+//! (WORKLOAD `mnist_mlp` (default) or `wide_mlp`; `DDP_BENCH_BATCH=N` sets another global batch).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -112,6 +112,12 @@ fn main() {
         "wide_mlp" => (vec![1024, 4096, 4096, 10], 512),
         _ => (vec![784, 512, 256, 10], 128),
     };
+    // DDP_BENCH_BATCH overrides the global batch (e.g. 64: one rank's share
+    // of mnist_mlp's 128 on 2 processes, the compute a rank does per step).
+    let batch = std::env::var("DDP_BENCH_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(batch);
     let params: usize = sizes.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
     // Steps per epoch sized so the timed part takes about `seconds`.
     let probe = fit_rate(&comm, &sizes, batch, 10, 1);
