@@ -109,6 +109,8 @@ impl Trainer {
             self.end_epoch(&summary, val, &clock, &progress, &mut ctx.last_val)?;
         }
         progress.finish();
+        // The report names the checkpoint on disk: let its write finish.
+        self.finish_pending_write()?;
         let report = self.finish_run();
         self.swap_in_average(train);
         for cb in &mut self.callbacks {
