@@ -1,31 +1,7 @@
 //! `downhill lr-find` and `downhill train --lr auto`, run as a user would.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn downhill(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_downhill"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("downhill-lr-find-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn test_accuracy(run: &Path) -> f64 {
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
-    m["test"]["accuracy"].as_f64().unwrap()
-}
+use common::{run as downhill, scratch, test_accuracy, text};
 
 #[test]
 fn lr_find_prints_the_rule_and_the_suggestion_and_writes_the_sweep() {

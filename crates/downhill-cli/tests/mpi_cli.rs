@@ -3,20 +3,13 @@
 //! alone writing, and a failing rank ending the job at once.
 #![cfg(feature = "mpi")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_downhill")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-mpi-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{bin, scratch};
 
 /// `mpirun --oversubscribe` with the flags Open MPI needs as root, one
 /// thread per rank.

@@ -3,35 +3,11 @@
 //! trains iris to a useful test accuracy; a wrapped schedule-free run
 //! resumed from its checkpoint continues bit for bit.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-opt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_downhill"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "downhill {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn test_accuracy(run: &Path) -> f64 {
-    let text = std::fs::read_to_string(run.join("metrics.json")).unwrap();
-    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
-    m["test"]["accuracy"].as_f64().unwrap()
-}
+use common::{ok, scratch, test_accuracy};
 
 #[test]
 fn every_new_optimizer_and_wrapper_trains_iris() {

@@ -3,37 +3,14 @@
 //! `downhill minimize --tensorboard DIR` writes its trajectory, and
 //! `downhill runs` lists, sorts, exports and plots the runs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::{ok, run, scratch};
 use downhill::train::tensorboard::proto::{Kind, What};
 use downhill::train::tensorboard::{read_event_file, RecordsEnd};
 use serde_json::Value;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-runs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_downhill"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = run(dir, args);
-    assert!(
-        o.status.success(),
-        "downhill {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 /// `(tag, step, value)` of every scalar in the one event file in `dir`.
 fn scalars(dir: &Path) -> Vec<(String, i64, f32)> {

@@ -59,3 +59,15 @@ pub fn json(path: &Path) -> serde_json::Value {
 pub fn metrics(run_dir: &Path) -> serde_json::Value {
     json(&run_dir.join("metrics.json"))
 }
+
+/// The test accuracy in a run directory's `metrics.json`.
+pub fn test_accuracy(run_dir: &Path) -> f64 {
+    metrics(run_dir)["test"]["accuracy"]
+        .as_f64()
+        .expect("metrics.json has a test accuracy")
+}
+
+/// Bytes of a process's output as text (lossy).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
