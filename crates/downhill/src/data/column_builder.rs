@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::frame::{ColumnValues, TextColumn, MISSING};
+use super::frame::{Column, ColumnValues, Frame, TextColumn, MISSING};
 use super::target::number_label;
 
 /// One column being read: numbers until a cell is not one, then text.
@@ -196,5 +196,34 @@ impl Builder {
                 codes, dictionary, ..
             } => ColumnValues::Text(TextColumn { codes, dictionary }),
         }
+    }
+}
+
+/// The frame the CSV and Parquet readers finish with: one column per
+/// name and builder, in file order (positions from 1).
+pub(crate) fn frame_from_builders(
+    path: &std::path::Path,
+    names: Vec<String>,
+    builders: Vec<Builder>,
+    rows: usize,
+    lines: Option<Vec<usize>>,
+    header_line: usize,
+) -> Frame {
+    let columns = names
+        .into_iter()
+        .zip(builders)
+        .enumerate()
+        .map(|(i, (name, b))| Column {
+            name,
+            position: i + 1,
+            values: b.finish(),
+        })
+        .collect();
+    Frame {
+        path: path.to_path_buf(),
+        columns,
+        rows,
+        lines,
+        header_line,
     }
 }

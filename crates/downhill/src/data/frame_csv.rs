@@ -10,9 +10,9 @@ use std::path::Path;
 use csv::ByteRecord;
 use rayon::prelude::*;
 
-use super::column_builder::Builder;
+use super::column_builder::{frame_from_builders, Builder};
 use super::csv::{to_usize, unclosed_quote, LineCounter};
-use super::frame::{Column, Frame, FrameOptions};
+use super::frame::{Frame, FrameOptions};
 use super::target::quote;
 use crate::{Error, Result};
 
@@ -83,24 +83,15 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
     if lines.is_empty() {
         return Err(err(header.line, 0, "no data rows after the header".into()));
     }
-    let columns = header
-        .names
-        .into_iter()
-        .zip(builders)
-        .enumerate()
-        .map(|(i, (name, b))| Column {
-            name,
-            position: i + 1,
-            values: b.finish(),
-        })
-        .collect();
-    Ok(Frame {
-        path: path.to_path_buf(),
-        columns,
-        rows: lines.len(),
-        lines: Some(lines),
-        header_line: header.line,
-    })
+    let rows = lines.len();
+    Ok(frame_from_builders(
+        path,
+        header.names,
+        builders,
+        rows,
+        Some(lines),
+        header.line,
+    ))
 }
 
 /// The header record: column names, its line, where the records start.

@@ -36,8 +36,7 @@ pub(crate) fn parquet_frame(path: &Path, _opts: &FrameOptions) -> Result<Frame> 
 /// lacks, or has a column of another type (dates, lists, …).
 #[cfg(feature = "parquet")]
 pub(crate) fn parquet_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
-    use super::column_builder::Builder;
-    use super::frame::Column;
+    use super::column_builder::{frame_from_builders, Builder};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use rayon::prelude::*;
 
@@ -73,23 +72,7 @@ pub(crate) fn parquet_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
     if rows == 0 {
         return Err(parse_error(path, "no rows".into()));
     }
-    let columns = names
-        .into_iter()
-        .zip(builders)
-        .enumerate()
-        .map(|(i, (name, b))| Column {
-            name,
-            position: i + 1,
-            values: b.finish(),
-        })
-        .collect();
-    Ok(Frame {
-        path: path.to_path_buf(),
-        columns,
-        rows,
-        lines: None,
-        header_line: 0,
-    })
+    Ok(frame_from_builders(path, names, builders, rows, None, 0))
 }
 
 /// Appends one Arrow array's cells to a column.
