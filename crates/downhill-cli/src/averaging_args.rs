@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{CliError, Result};
-use crate::opt_args::parse_key_values;
+use crate::opt_args::parse_flag_pairs;
 
 /// The averaging a run keeps, as saved in its settings.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -58,13 +58,7 @@ impl AveragingSetting {
 
 /// The comma-separated `NAME=VALUE` pairs of `flag`, only `keys` allowed.
 fn settings(flag: &str, text: &str, keys: &[&str]) -> Result<Map<String, Value>> {
-    let pairs: Vec<String> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    let map = parse_key_values(flag, &pairs)?;
+    let map = parse_flag_pairs(flag, text)?;
     if let Some(k) = map.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(CliError::flag(
             flag,

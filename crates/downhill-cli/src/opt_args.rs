@@ -145,13 +145,7 @@ impl OptimizerArgs {
                     "cannot be combined with --lr auto (the range test takes one gradient per step); give --lr",
                 ));
             }
-            let pairs: Vec<String> = text
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect();
-            let settings = parse_key_values(&flag, &pairs)?;
+            let settings = parse_flag_pairs(&flag, text)?;
             hyper.insert(key.to_string(), Value::Object(settings));
         }
         Ok(())
@@ -245,6 +239,20 @@ fn parse_value(text: &str) -> std::result::Result<Value, String> {
         return items.map(Value::Array);
     }
     Ok(Value::String(t.to_string()))
+}
+
+/// A flag's comma-separated `NAME=VALUE,...` text (`--sam`, `--lookahead`,
+/// `--swa`, `--ema`) as [`parse_key_values`] reads it; empty pieces are skipped.
+///
+/// **Errors** as [`parse_key_values`].
+pub fn parse_flag_pairs(flag: &str, text: &str) -> Result<Map<String, Value>> {
+    let pairs: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    parse_key_values(flag, &pairs)
 }
 
 /// Parses `NAME=VALUE` pairs given with `flag` (`--opt`, `--sched`) into a
