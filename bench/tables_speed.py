@@ -22,6 +22,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from tables_data import mixed_table
+
 root = pathlib.Path(__file__).resolve().parents[1]
 rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -30,14 +32,7 @@ pq = csv.with_suffix(".parquet")
 
 if not csv.exists():
     g = np.random.default_rng(0)
-    df = pd.DataFrame({f"x{i}": g.normal(size=rows).round(6) for i in range(20)})
-    for i in range(20):
-        df.loc[g.random(rows) < 0.02, f"x{i}"] = np.nan
-    for i, k in enumerate([3, 5, 8, 12, 20]):
-        col = pd.Series(np.array([f"cat{i}_{j}" for j in range(k)])[g.integers(0, k, rows)], dtype=object)
-        col[g.random(rows) < 0.01] = None
-        df[f"t{i}"] = col
-    df["y"] = np.where(df["x0"].fillna(0) + g.normal(size=rows) > 0, "yes", "no")
+    df = mixed_table(rows, g)
     df.to_csv(csv, index=False)
     df.to_parquet(pq, index=False)
 

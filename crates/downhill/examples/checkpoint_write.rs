@@ -8,12 +8,16 @@
 //!
 //!     cargo run --release -p downhill --example checkpoint_write -- H DIR
 
+#[path = "common/mlp.rs"]
+mod mlp;
+
 use downhill::data::{BatchSize, TensorDataset};
 use downhill::loss::CrossEntropyLoss;
-use downhill::nn::{Linear, Module, ReLU, Sequential};
+use downhill::nn::Module;
 use downhill::optim::Adam;
 use downhill::train::{TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
+use mlp::mlp;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -21,12 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(args.get(2).map_or("target/checkpoint-bench", |s| s));
     std::fs::create_dir_all(&dir)?;
     let mut g = Generator::new(0);
-    let model = Sequential::new()
-        .push(Linear::new(64, h, true, &mut g))
-        .push(ReLU)
-        .push(Linear::new(h, h, true, &mut g))
-        .push(ReLU)
-        .push(Linear::new(h, 10, true, &mut g));
+    let model = mlp(&[64, h, h, 10], &mut g);
     let opt = Adam::default().build(model.trainable_parameters())?;
     let x = Tensor::randn(&[32, 64], &mut g);
     let data = TensorDataset::classification(x, (0..32).map(|i| i % 10).collect());

@@ -7,26 +7,19 @@
 //! Run: `RAYON_NUM_THREADS=1 mpirun -np 2 target/release/examples/ddp_bench [WORKLOAD] [SECONDS]`
 //! (WORKLOAD `mnist_mlp` (default) or `wide_mlp`; `DDP_BENCH_BATCH=N` sets another global batch).
 
+#[path = "common/mlp.rs"]
+mod mlp;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use downhill::data::{BatchSize, TensorDataset};
 use downhill::loss::CrossEntropyLoss;
-use downhill::nn::{Linear, Module, ReLU, Sequential};
+use downhill::nn::Module;
 use downhill::optim::Adam;
 use downhill::train::{Communicator, SingleProcess, TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
-
-fn mlp(sizes: &[usize], g: &mut Generator) -> Sequential {
-    let mut m = Sequential::new();
-    for i in 0..sizes.len() - 1 {
-        m.push_boxed(Box::new(Linear::new(sizes[i], sizes[i + 1], true, g)));
-        if i + 2 < sizes.len() {
-            m.push_boxed(Box::new(ReLU));
-        }
-    }
-    m
-}
+use mlp::mlp;
 
 fn communicator() -> Arc<dyn Communicator> {
     #[cfg(feature = "mpi")]

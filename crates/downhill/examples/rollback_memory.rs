@@ -11,12 +11,16 @@
 
 use std::sync::{Arc, Mutex};
 
+#[path = "common/mlp.rs"]
+mod mlp;
+
 use downhill::data::{BatchSize, TensorDataset};
 use downhill::loss::CrossEntropyLoss;
-use downhill::nn::{Linear, Module, ReLU, Sequential};
+use downhill::nn::Module;
 use downhill::optim::Adam;
 use downhill::train::{Callback, Control, DivergencePolicy, StepInfo, TrainConfig, Trainer};
 use downhill::{Generator, Tensor};
+use mlp::mlp;
 
 /// The process's resident set now, in bytes (0 where /proc is missing).
 fn rss_bytes() -> u64 {
@@ -47,12 +51,7 @@ impl Callback for PeakPerEpoch {
 /// Peak RSS per epoch of 3 epochs with `policy`, checkpoints in `dir`.
 fn run(h: usize, policy: DivergencePolicy, dir: &std::path::Path) -> Vec<u64> {
     let mut g = Generator::new(0);
-    let model = Sequential::new()
-        .push(Linear::new(64, h, true, &mut g))
-        .push(ReLU)
-        .push(Linear::new(h, h, true, &mut g))
-        .push(ReLU)
-        .push(Linear::new(h, 10, true, &mut g));
+    let model = mlp(&[64, h, h, 10], &mut g);
     let opt = Adam::default()
         .lr(1e-4)
         .build(model.trainable_parameters())

@@ -285,6 +285,16 @@ mod tests {
         d
     }
 
+    fn names(d: &Path) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    }
+
     #[test]
     fn replaces_the_file_and_leaves_no_temporary_behind() {
         let d = scratch("replace");
@@ -292,12 +302,7 @@ mod tests {
         std::fs::write(&p, b"old").unwrap();
         write_atomic(&p, b"new contents").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new contents");
-        let names: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("a.bin")]);
+        assert_eq!(names(&d), vec![std::ffi::OsString::from("a.bin")]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -314,12 +319,7 @@ mod tests {
         let target = d.join("is-a-dir");
         std::fs::create_dir(&target).unwrap();
         assert!(write_atomic(&target, b"x").is_err());
-        let names: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("is-a-dir")]);
+        assert_eq!(names(&d), vec![std::ffi::OsString::from("is-a-dir")]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -343,16 +343,6 @@ mod tests {
             "the file differs from what was written"
         );
         std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    fn names(d: &Path) -> Vec<std::ffi::OsString> {
-        let mut v: Vec<_> = std::fs::read_dir(d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]
@@ -431,12 +421,7 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("the producer failed"), "{e}");
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
-        let names: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("a.bin")]);
+        assert_eq!(names(&d), vec![std::ffi::OsString::from("a.bin")]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
