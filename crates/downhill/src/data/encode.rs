@@ -208,6 +208,47 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// Folds the encoded inputs of each used column over the rows `rows`,
+    /// in their order, without making the whole encoded matrix: `init(k)`
+    /// starts column `k`'s accumulator, `fold` takes one row of its inputs
+    /// (unscaled). Columns are folded in parallel; each sees the rows in
+    /// order, so a sum per input adds exactly as over the encoded rows.
+    pub(crate) fn fold_columns<A, I, F>(&self, rows: &[usize], init: I, fold: F) -> Vec<A>
+    where
+        A: Send,
+        I: Fn(usize) -> A + Sync,
+        F: Fn(&mut A, &[f64]) + Sync,
+    {
+        let widths: Vec<usize> = self.columns.iter().map(FeatureColumn::width).collect();
+        let identity = vec![(0.0, 1.0); widths.iter().copied().max().unwrap_or(0)];
+        self.plans
+            .par_iter()
+            .enumerate()
+            .map(|(k, (_, plan))| {
+                let w = widths[k];
+                let mut acc = init(k);
+                if w == 0 {
+                    return acc;
+                }
+                let mut buffer = vec![0.0; BLOCK.min(rows.len()) * w];
+                for block in rows.chunks(BLOCK) {
+                    let out = &mut buffer[..block.len() * w];
+                    out.fill(0.0);
+                    let mut cells = Cells {
+                        out,
+                        w,
+                        affine: &identity[..w],
+                    };
+                    cells.column(plan, 0, block);
+                    for row in cells.out.chunks_exact(w) {
+                        fold(&mut acc, row);
+                    }
+                }
+                acc
+            })
+            .collect()
+    }
+
     /// The notes of an encoding with these per-column counts.
     pub(crate) fn notes(&self, counts: Vec<Counts>) -> TransformNotes {
         let mut notes = TransformNotes {

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::column_builder::{frame_from_builders, Builder};
 use super::csv::{to_usize, unclosed_quote, LineCounter};
+use super::csv_part::{csv_reader, NaTokens, Part, PartError, PartReader};
 use super::frame::{Frame, FrameOptions};
 use super::target::quote;
 use crate::{Error, Result};
@@ -99,14 +100,6 @@ struct Header {
     names: Vec<String>,
     line: usize,
     body_start: usize,
-}
-
-fn csv_reader(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(bytes)
 }
 
 fn read_header(bytes: &[u8], delimiter: u8, path: &Path) -> Result<Header> {
@@ -231,24 +224,6 @@ fn record_starts_after(body: &[u8], delimiter: u8, targets: &[usize]) -> Vec<usi
     out
 }
 
-/// A parse error inside one part: its line is counted from the part's start.
-struct PartError {
-    /// Line ends before the error, within the part.
-    line: usize,
-    column: usize,
-    message: String,
-    /// The column of an infinite number (not an error if that column is
-    /// text by then).
-    infinite: Option<usize>,
-}
-
-/// The records of one part.
-struct Part {
-    builders: Vec<Builder>,
-    /// Line ends before each row, within the part.
-    lines: Vec<usize>,
-}
-
 /// Reads every part (in parallel), then joins them in order. A column that
 /// an earlier part found to be text is read again as text from the start of
 /// the parts after it that had read numbers in it, as one sequential read
@@ -262,19 +237,35 @@ fn read_parts(
     na: &NaTokens,
 ) -> std::result::Result<(Vec<Builder>, Vec<usize>), PartError> {
     let ncols = header.names.len();
-    let as_numbers = vec![false; ncols];
-    let read = |range: &Range<usize>, text: &[bool]| {
-        read_part(&body[range.clone()], delimiter, &header.names, na, text)
+    let reader = PartReader {
+        delimiter,
+        names: &header.names,
+        na,
     };
-    let first: Vec<(usize, std::result::Result<Part, PartError>)> = ranges
+    let as_numbers = vec![false; ncols];
+    let newlines_in: Vec<usize> = ranges
         .par_iter()
-        .map(|r| (newlines(&body[r.clone()]), read(r, &as_numbers)))
+        .map(|r| newlines(&body[r.clone()]))
+        .collect();
+    let total_rows: usize = newlines_in.iter().sum::<usize>() + ranges.len();
+    // The first part's columns become the frame's: room for every row.
+    let read = |k: usize, text: &[bool]| {
+        let rows = if k == 0 {
+            total_rows
+        } else {
+            newlines_in[k] + 1
+        };
+        reader.read(&body[ranges[k].clone()], text, rows)
+    };
+    let first: Vec<std::result::Result<Part, PartError>> = (0..ranges.len())
+        .into_par_iter()
+        .map(|k| read(k, &as_numbers))
         .collect();
     let mut text = vec![false; ncols];
     let mut builders: Vec<Builder> = (0..ncols).map(|_| Builder::Numbers(Vec::new())).collect();
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(total_rows);
     let mut base = first_line;
-    for (range, (part_newlines, result)) in ranges.iter().zip(first) {
+    for (k, result) in first.into_iter().enumerate() {
         let reread = text.iter().any(|&t| t)
             && match &result {
                 Ok(p) => p
@@ -284,152 +275,24 @@ fn read_parts(
                     .any(|(b, &t)| t && b.numbers_read() > 0),
                 Err(e) => e.infinite.is_some_and(|c| text[c]),
             };
-        let result = if reread { read(range, &text) } else { result };
+        let result = if reread { read(k, &text) } else { result };
         let part = result.map_err(|e| PartError {
             line: base + e.line,
             ..e
         })?;
         lines.extend(part.lines.iter().map(|l| base + l));
-        for ((all, b), t) in builders.iter_mut().zip(part.builders).zip(text.iter_mut()) {
-            all.append(b);
-            *t = matches!(all, Builder::Text { .. });
-        }
-        base += part_newlines;
+        // Columns join independently: in parallel.
+        builders
+            .par_iter_mut()
+            .zip(part.builders)
+            .zip(text.par_iter_mut())
+            .for_each(|((all, b), t)| {
+                all.append(b);
+                *t = matches!(all, Builder::Text { .. });
+            });
+        base += newlines_in[k];
     }
     Ok((builders, lines))
-}
-
-/// Reads the records of `bytes` (whole records, no header); the columns
-/// marked in `text` start as text.
-fn read_part(
-    bytes: &[u8],
-    delimiter: u8,
-    names: &[String],
-    na: &NaTokens,
-    text: &[bool],
-) -> std::result::Result<Part, PartError> {
-    let ncols = names.len();
-    let mut reader = csv_reader(bytes, delimiter);
-    let mut record = ByteRecord::new();
-    let mut counter = LineCounter {
-        bytes,
-        byte: 0,
-        line: 0,
-    };
-    let mut builders: Vec<Builder> = text
-        .iter()
-        .map(|&t| {
-            if t {
-                Builder::text()
-            } else {
-                Builder::Numbers(Vec::new())
-            }
-        })
-        .collect();
-    let mut lines: Vec<usize> = Vec::new();
-    let fail = |line: usize, column: usize, message: String| PartError {
-        line,
-        column,
-        message,
-        infinite: None,
-    };
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e
-                    .position()
-                    .map_or(0, |p| to_usize(p.line()).saturating_sub(1));
-                return Err(fail(line, 0, format!("malformed CSV: {e}")));
-            }
-        }
-        let line = counter.line_of(&record);
-        if ncols > 1 && record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if record.len() != ncols {
-            return Err(fail(
-                line,
-                record.len().min(ncols) + 1,
-                format!(
-                    "expected {ncols} fields (as in the header), found {}",
-                    record.len()
-                ),
-            ));
-        }
-        // The record's text is checked once and a field is a slice of it
-        // (`None` if a character straddles a field boundary); an invalid
-        // record is checked field by field to name the column.
-        let all = std::str::from_utf8(record.as_slice()).ok();
-        for (c, b) in builders.iter_mut().enumerate() {
-            let field = match all {
-                Some(all) => record.range(c).and_then(|r| all.get(r)),
-                None => std::str::from_utf8(&record[c]).ok(),
-            };
-            let cell = trim(field.ok_or_else(|| {
-                fail(
-                    line,
-                    c + 1,
-                    format!("invalid UTF-8 in column {}", quote(&names[c])),
-                )
-            })?);
-            if na.contains(cell) {
-                b.push_missing();
-            } else if b.push(cell).is_err() {
-                return Err(PartError {
-                    infinite: Some(c),
-                    ..fail(
-                        line,
-                        c + 1,
-                        format!(
-                            "non-finite value {} in column {} (an infinite number; NaN or an empty cell is read as missing)",
-                            quote(cell),
-                            quote(&names[c])
-                        ),
-                    )
-                });
-            }
-        }
-        lines.push(line);
-    }
-    Ok(Part { builders, lines })
-}
-
-/// `s` without leading and trailing white space (`str::trim`), checking the
-/// two ends first.
-fn trim(s: &str) -> &str {
-    let plain = |b: u8| b > b' ' && b < 0x80;
-    match s.as_bytes() {
-        [] => s,
-        [first, .., last] if plain(*first) && plain(*last) => s,
-        [only] if plain(*only) => s,
-        _ => s.trim(),
-    }
-}
-
-/// The missing-value tokens, looked up by length first.
-struct NaTokens {
-    by_len: Vec<Vec<String>>,
-}
-
-impl NaTokens {
-    fn new(tokens: Vec<String>) -> Self {
-        let mut by_len: Vec<Vec<String>> = Vec::new();
-        for t in tokens {
-            if by_len.len() <= t.len() {
-                by_len.resize(t.len() + 1, Vec::new());
-            }
-            by_len[t.len()].push(t);
-        }
-        NaTokens { by_len }
-    }
-
-    fn contains(&self, cell: &str) -> bool {
-        self.by_len
-            .get(cell.len())
-            .is_some_and(|ts| ts.iter().any(|t| t == cell))
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ mod column_builder;
 mod columns;
 pub mod csv;
 mod csv_options;
+mod csv_part;
+mod decimal;
 mod encode;
 mod features;
 mod frame;

@@ -187,32 +187,49 @@ impl Schema {
     /// `train` (in file order), encoded a chunk at a time; the same numbers
     /// as [`Scaler::fit`] on the whole encoded matrix of those rows.
     fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
-        const CHUNK: usize = 65536;
-        let w = self.width();
-        let identity = vec![(0.0, 1.0); w];
         let encoder = Encoder::new(&self.columns, &self.dropped, frame)?;
-        // Every encoded training row, in order, a chunk at a time through one buffer.
-        let mut buffer = vec![0.0; CHUNK.min(train.len()) * w];
-        let mut for_each_row = |f: &mut dyn FnMut(&[f64])| {
-            for rows in train.chunks(CHUNK) {
-                let x = &mut buffer[..rows.len() * w];
-                encoder.encode_into(rows, &identity, x);
-                x.chunks(w.max(1)).for_each(&mut *f);
-            }
+        let widths: Vec<usize> = self.columns.iter().map(FeatureColumn::width).collect();
+        // Every input's statistics over the training rows in order, a
+        // column at a time (columns in parallel): the same sums, in the same
+        // order, as over the encoded rows.
+        let per_input = |f: &(dyn Fn(&mut f64, f64) + Sync), start: f64| -> Vec<f64> {
+            encoder
+                .fold_columns(
+                    train,
+                    |k| vec![start; widths[k]],
+                    |acc: &mut Vec<f64>, row| {
+                        acc.iter_mut().zip(row).for_each(|(a, &x)| f(a, x));
+                    },
+                )
+                .concat()
         };
         let n = train.len().max(1) as f64;
         Ok(match kind {
             ScalerKind::None => Scaler::None,
             ScalerKind::Standard => {
-                let mut mean = vec![0.0; w];
-                for_each_row(&mut |row| mean.iter_mut().zip(row).for_each(|(m, x)| *m += x));
+                let mut mean = per_input(&|a, x| *a += x, 0.0);
                 mean.iter_mut().for_each(|m| *m /= n);
-                let mut var = vec![0.0; w];
-                for_each_row(&mut |row| {
-                    for ((v, m), x) in var.iter_mut().zip(&mean).zip(row) {
-                        *v += (x - m) * (x - m);
-                    }
-                });
+                let offsets: Vec<usize> = widths
+                    .iter()
+                    .scan(0, |o, &w| {
+                        let start = *o;
+                        *o += w;
+                        Some(start)
+                    })
+                    .collect();
+                let var = encoder
+                    .fold_columns(
+                        train,
+                        |k| (offsets[k], vec![0.0; widths[k]]),
+                        |(offset, acc): &mut (usize, Vec<f64>), row| {
+                            for ((v, m), x) in acc.iter_mut().zip(&mean[*offset..]).zip(row) {
+                                *v += (x - m) * (x - m);
+                            }
+                        },
+                    )
+                    .into_iter()
+                    .flat_map(|(_, v)| v)
+                    .collect::<Vec<f64>>();
                 let std = var
                     .iter()
                     .map(|v| {
@@ -227,14 +244,8 @@ impl Schema {
                 Scaler::Standard { mean, std }
             }
             ScalerKind::MinMax => {
-                let mut min = vec![f64::INFINITY; w];
-                let mut max = vec![f64::NEG_INFINITY; w];
-                for_each_row(&mut |row| {
-                    for (j, &x) in row.iter().enumerate() {
-                        min[j] = min[j].min(x);
-                        max[j] = max[j].max(x);
-                    }
-                });
+                let min = per_input(&|a, x| *a = a.min(x), f64::INFINITY);
+                let max = per_input(&|a, x| *a = a.max(x), f64::NEG_INFINITY);
                 Scaler::MinMax { min, max }
             }
         })
@@ -338,6 +349,64 @@ mod tests {
         let kinds = infer_columns(f, &["y".into()], opts).unwrap();
         let rows: Vec<usize> = (0..f.rows).collect();
         Schema::fit(f, &kinds, &rows, opts, ScalerKind::None).unwrap()
+    }
+
+    /// The scaler fitted a column at a time equals the two passes over the
+    /// encoded training rows (in their order) bit for bit.
+    #[test]
+    fn the_scaler_is_fitted_as_over_the_encoded_training_rows() {
+        let mut csv = String::from("n,m,c,k,y\n");
+        for i in 0..700 {
+            let n = if i % 7 == 0 {
+                "NA".into()
+            } else {
+                format!("{}.{}", i % 13, i % 10)
+            };
+            let c = ["a", "b", "c", ""][i % 4];
+            csv.push_str(&format!(
+                "{n},{},{c},{},{}\n",
+                (i * 37 % 101) as f64 / 3.0,
+                i % 5,
+                i % 2
+            ));
+        }
+        let f = frame(&csv);
+        let opts = SchemaOptions {
+            categorical: vec!["k".into()],
+            ..Default::default()
+        };
+        let kinds = infer_columns(&f, &["y".into()], &opts).unwrap();
+        // Rows in a shuffled order, as a split gives them.
+        let train: Vec<usize> = (0..600).map(|i| i * 373 % 700).collect();
+        let plain = Schema::fit(&f, &kinds, &train, &opts, ScalerKind::None).unwrap();
+        let mut sorted = train.clone();
+        sorted.sort_unstable();
+        let w = plain.width();
+        let (x, _) = plain.transform(&f).unwrap();
+        let rows = || sorted.iter().map(|&r| &x[r * w..(r + 1) * w]);
+        let n = sorted.len() as f64;
+        let mut mean = vec![0.0; w];
+        rows().for_each(|row| mean.iter_mut().zip(row).for_each(|(m, v)| *m += v));
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; w];
+        rows().for_each(|row| {
+            for ((s, m), v) in var.iter_mut().zip(&mean).zip(row) {
+                *s += (v - m) * (v - m);
+            }
+        });
+        let std: Vec<f64> = var.iter().map(|v| (v / n).sqrt()).collect();
+        let standard = Schema::fit(&f, &kinds, &train, &opts, ScalerKind::Standard).unwrap();
+        assert_eq!(standard.scaler, Scaler::Standard { mean, std });
+        let mut min = vec![f64::INFINITY; w];
+        let mut max = vec![f64::NEG_INFINITY; w];
+        rows().for_each(|row| {
+            for (j, &v) in row.iter().enumerate() {
+                min[j] = min[j].min(v);
+                max[j] = max[j].max(v);
+            }
+        });
+        let minmax = Schema::fit(&f, &kinds, &train, &opts, ScalerKind::MinMax).unwrap();
+        assert_eq!(minmax.scaler, Scaler::MinMax { min, max });
     }
 
     #[test]
