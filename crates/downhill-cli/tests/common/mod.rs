@@ -12,11 +12,17 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_downhill")
 }
 
-/// A fresh, empty directory for the test `name` of this test file (and
-/// process), under the system's temporary directory.
+/// A fresh, empty directory for the test `name` of the calling test file
+/// (and process), under the system's temporary directory: the files of one
+/// test binary may use the same names.
+#[track_caller]
 pub fn scratch(name: &str) -> PathBuf {
+    let file = Path::new(std::panic::Location::caller().file())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test");
     let d = std::env::temp_dir().join(format!(
-        "downhill-{}-{name}-{}",
+        "downhill-{}-{file}-{name}-{}",
         env!("CARGO_CRATE_NAME"),
         std::process::id()
     ));

@@ -1,7 +1,7 @@
 //! Forward values of the ops on hand-checked inputs, the seeds' 2x² example,
 //! numerical stability, and the panic messages of shape mistakes.
 
-mod common;
+use crate::common;
 
 use common::assert_close;
 use downhill::{no_grad, DType, Generator, Tensor};

@@ -1,19 +1,10 @@
 //! The bad-input corpus: every case exits with code 2 and one clear line on
 //! standard error, never panics, and leaves no run directory behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_downhill")
-}
-
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-bad-inputs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::common::{bin, scratch};
 
 /// A good model (`good/`) and one whose weights do not fit its description (`mismatched/`).
 fn models(tmp: &Path, corpus: &Path) {
@@ -58,7 +49,7 @@ fn huge_line(tmp: &Path) {
 #[test]
 fn every_bad_input_exits_2_with_one_line_and_leaves_nothing_behind() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs");
-    let tmp = scratch();
+    let tmp = scratch("corpus");
     models(&tmp, &corpus);
     huge_line(&tmp);
     let cases = std::fs::read_to_string(corpus.join("cases.txt")).unwrap();

@@ -19,12 +19,7 @@ use downhill::train::{
 };
 use downhill::{Generator, Tensor};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-int-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::common::scratch;
 
 /// 240 samples of 3 noisy blobs in 8 dimensions (deterministic).
 fn blobs() -> TensorDataset {
@@ -120,7 +115,7 @@ fn an_interrupted_run_resumes_bit_identically() {
     assert_eq!(full.steps, 8 * epochs);
 
     for (round, wait_for_step) in [3usize, 20, 41].into_iter().enumerate() {
-        let dir = temp_dir(&format!("resume-{round}"));
+        let dir = scratch(&format!("resume-{round}"));
         let flag = Arc::new(AtomicBool::new(false));
         let steps = Arc::new(AtomicUsize::new(0));
         let setter = {

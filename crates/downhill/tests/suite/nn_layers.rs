@@ -2,7 +2,7 @@
 //! a direct loop, PyTorch's parameter names, freezing, train/eval behaviour,
 //! and the statistics of the initializers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use downhill::nn::*;

@@ -1,7 +1,7 @@
 //! Every differentiable op's backward agrees with central finite differences
 //! (f64) on random shapes, including broadcast shapes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use downhill::{gradcheck, ops::linear, ops::GeluApproximate, Generator, GradcheckOptions, Tensor};

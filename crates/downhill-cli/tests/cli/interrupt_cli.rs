@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 use common::{bin, metrics, ok, run, scratch};
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {

@@ -1,7 +1,7 @@
 //! Every loss passes finite-difference gradient checks on random shapes with
 //! each reduction and option, and the logit losses stay finite at ±1000.
 
-mod common;
+use crate::common;
 
 use common::*;
 use downhill::loss::*;

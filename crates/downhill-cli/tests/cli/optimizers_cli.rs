@@ -3,7 +3,7 @@
 //! trains iris to a useful test accuracy; a wrapped schedule-free run
 //! resumed from its checkpoint continues bit for bit.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

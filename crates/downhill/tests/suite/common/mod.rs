@@ -44,3 +44,18 @@ pub fn assert_close(actual: &[f64], expected: &[f64], tol: f64) {
         );
     }
 }
+
+/// A fresh, empty directory for the test `name` of the calling test file
+/// (and process), under the system's temporary directory: the files of
+/// this binary may use the same names.
+#[track_caller]
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let file = std::path::Path::new(std::panic::Location::caller().file())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test");
+    let d = std::env::temp_dir().join(format!("downhill-{file}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

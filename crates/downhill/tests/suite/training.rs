@@ -14,12 +14,7 @@ use downhill::train::{
 };
 use downhill::{DType, Generator};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::common::scratch;
 
 /// digits.csv → (features row-major, classes).
 fn digits_raw() -> (Vec<f64>, Vec<usize>) {
@@ -163,7 +158,7 @@ fn scalers_are_fitted_on_the_training_rows_only() {
 
 #[test]
 fn trainer_reaches_97_percent_on_digits_and_writes_history() {
-    let dir = temp_dir("digits");
+    let dir = scratch("digits");
     let (train, val, test) = digits_sets(0);
     let mut config = quiet(40);
     config.history_csv = Some(dir.join("history.csv"));
@@ -366,7 +361,7 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
     let mut straight = scheduled_trainer(2 * n, None);
     straight.fit(&train, Some(&val)).unwrap();
     // N epochs, checkpoint, a fresh process-like trainer resumes, N more.
-    let dir = temp_dir("resume");
+    let dir = scratch("resume");
     let mut first = scheduled_trainer(n, Some(&dir));
     first.fit(&train, Some(&val)).unwrap();
     let ck = latest_checkpoint(&dir).unwrap();
@@ -417,7 +412,7 @@ fn the_same_seed_gives_bit_identical_parameters() {
 #[test]
 fn checkpoints_keep_the_last_k_and_the_best() {
     let (train, val, _) = digits_sets(8);
-    let dir = temp_dir("keep");
+    let dir = scratch("keep");
     let mut config = quiet(6);
     config.checkpoint_dir = Some(dir.clone());
     config.keep_last = 2;
@@ -513,7 +508,7 @@ fn sigkill_child() {
 
 #[test]
 fn killing_a_run_during_checkpoint_writes_leaves_a_resumable_checkpoint() {
-    let dir = temp_dir("sigkill");
+    let dir = scratch("sigkill");
     let exe = std::env::current_exe().unwrap();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -524,7 +519,12 @@ fn killing_a_run_during_checkpoint_writes_leaves_a_resumable_checkpoint() {
     let mut killed_mid_write = 0;
     for round in 0..5 {
         let mut child = std::process::Command::new(&exe)
-            .args(["--exact", "sigkill_child", "--ignored", "--test-threads=1"])
+            .args([
+                "--exact",
+                "training::sigkill_child",
+                "--ignored",
+                "--test-threads=1",
+            ])
             .env("DOWNHILL_SIGKILL_DIR", &dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -596,7 +596,7 @@ fn a_format_1_checkpoint_still_resumes_bit_identically() {
     let (train, val, _) = digits_sets(6);
     let mut straight = scheduled_trainer(6, None);
     straight.fit(&train, Some(&val)).unwrap();
-    let dir = temp_dir("v1");
+    let dir = scratch("v1");
     let mut resumed = scheduled_trainer(6, Some(&dir));
     resumed.resume_from(&fixture).unwrap();
     assert_eq!(resumed.epoch(), 3);
@@ -624,7 +624,7 @@ fn a_format_1_checkpoint_still_resumes_bit_identically() {
 #[test]
 fn format_2_checkpoints_hold_each_tensor_once_in_its_dtype() {
     let (train, val, _) = digits_sets(6);
-    let dir = temp_dir("v2-size");
+    let dir = scratch("v2-size");
     let mut t = scheduled_trainer(2, Some(&dir));
     t.fit(&train, Some(&val)).unwrap();
     let path = latest_checkpoint(&dir).unwrap();

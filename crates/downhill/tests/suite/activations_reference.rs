@@ -1,8 +1,6 @@
 //! Activation values and derivatives match PyTorch's (tests/reference/ops/activations.json)
 //! to 1e-12 in f64.
 
-mod common;
-
 use downhill::{ops::GeluApproximate, Tensor};
 use serde_json::Value;
 

@@ -1,5 +1,5 @@
 //! `downhill lr-find` and `downhill train --lr auto`, run as a user would.
-mod common;
+use crate::common;
 
 use common::{run as downhill, scratch, test_accuracy, text};
 

@@ -2,7 +2,7 @@
 //! gradients (tests/fixtures/conv_pool.json, from make_torch_fixtures.py)
 //! within 1e-10.
 
-mod common;
+use crate::common;
 
 use downhill::ops::{
     adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d, Conv2dConfig, Pool2dConfig,

@@ -3,7 +3,7 @@
 //! and reproduce PyTorch's outputs within 1e-5; a file that does not match
 //! the model is refused with every mismatch listed, and the model is untouched.
 
-mod common;
+use crate::common;
 
 use downhill::nn::*;
 use downhill::{Error, Generator, Tensor};

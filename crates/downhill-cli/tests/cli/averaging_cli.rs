@@ -4,7 +4,7 @@
 //! `averaged.*` tensors of its last checkpoint) and says so; a run resumed
 //! mid-way ends with the same model as a straight one.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

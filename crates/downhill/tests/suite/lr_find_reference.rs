@@ -3,7 +3,7 @@
 //! sequence within 1e-6, where the sweep stops, the suggested lr of
 //! `plot(suggest_lr=True)`, and the model and optimizer restored afterwards.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

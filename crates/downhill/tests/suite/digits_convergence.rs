@@ -3,7 +3,7 @@
 //! accuracy over 5 seeds (PyTorch's same recipe: 97.7%), and the LeNet-style
 //! CNN on the 8×8 images reaches ≥ 95%.
 
-#[path = "../examples/common/digits.rs"]
+#[path = "../../examples/common/digits.rs"]
 #[allow(dead_code)]
 mod digits;
 

@@ -23,6 +23,8 @@ use downhill::train::{
 use downhill::{Generator, Tensor};
 use serde_json::Value;
 
+use crate::common::scratch;
+
 fn can_import(python: &Path) -> bool {
     Command::new(python)
         .args(["-c", "import tensorboard"])
@@ -75,13 +77,6 @@ fn run_python(python: &Path, name: &str, args: &[&Path]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the script prints JSON")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-tb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// digits, stratified 70/15/15, standardized on the training rows.
@@ -206,7 +201,7 @@ fn series<'a>(run: &'a Value, tag: &str) -> &'a Vec<Value> {
 #[test]
 fn tensorboard_reads_back_every_scalar_histogram_and_hyperparameter() {
     let Some(py) = python() else { return };
-    let root = temp_dir("readback");
+    let root = scratch("readback");
     let run = train(&root.join("adam"), 3e-3, 128, 4, Some(2));
     let out = run_python(&py, "read_events.py", &[&root]);
     let runs = out.as_object().unwrap();
@@ -331,7 +326,7 @@ fn tensorboard_reads_back_every_scalar_histogram_and_hyperparameter() {
 #[test]
 fn hparams_plugin_lists_three_runs_and_sorts_them_by_a_metric() {
     let Some(py) = python() else { return };
-    let root = temp_dir("hparams");
+    let root = scratch("hparams");
     let lrs = [1e-2, 1e-4, 1e-3];
     let runs: Vec<Run> = lrs
         .iter()
@@ -391,7 +386,7 @@ fn run_last(run: &Run, metric: &str) -> f64 {
 #[test]
 fn tensorboard_reads_a_cut_file_up_to_its_last_complete_record() {
     let Some(py) = python() else { return };
-    let root = temp_dir("cut");
+    let root = scratch("cut");
     let mut w = EventWriter::create(&root).unwrap();
     for step in 1..=12 {
         w.add_scalar("loss", 1.0 / step as f64, step);

@@ -3,7 +3,7 @@
 //! `downhill minimize --tensorboard DIR` writes its trajectory, and
 //! `downhill runs` lists, sorts, exports and plots the runs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -15,12 +15,7 @@ use downhill::train::{
 };
 use downhill::{DType, Generator, Tensor};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("downhill-rb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::common::scratch;
 
 /// 120 samples of 3 blobs in 4 dimensions (deterministic).
 fn blobs() -> TensorDataset {
@@ -102,7 +97,7 @@ fn bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
 #[test]
 fn rolling_back_from_the_file_on_disk_equals_rolling_back_from_memory() {
     let data = blobs();
-    let dir = temp_dir("file");
+    let dir = scratch("file");
     let (done_f, done_m) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),

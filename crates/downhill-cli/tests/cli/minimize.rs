@@ -1,6 +1,7 @@
 //! `downhill minimize`, run as a user would: output, exit codes, files.
-use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use crate::common::scratch;
 
 fn downhill(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_downhill"))
@@ -15,14 +16,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh directory for this test's files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("downhill-minimize-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -42,7 +35,7 @@ fn textbook_example() {
 
 #[test]
 fn trace_csv_has_a_row_per_step_from_the_start() {
-    let dir = temp_dir("trace");
+    let dir = scratch("trace");
     let trace = dir.join("run.csv");
     let o = downhill(&[
         "minimize",
@@ -249,7 +242,7 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn plots_png_and_svg() {
-    let dir = temp_dir("plot");
+    let dir = scratch("plot");
     for (expr, init, file) in [
         ("(1 - x)^2 + 10*(y - x^2)^2", "x=-1,y=1", "two.png"),
         ("(1 - x)^2 + 10*(y - x^2)^2", "x=-1,y=1", "two.svg"),
@@ -341,7 +334,7 @@ fn the_best_iterate_is_reported_not_the_last() {
 
 #[test]
 fn several_learning_rates_side_by_side() {
-    let dir = temp_dir("rates");
+    let dir = scratch("rates");
     let plot = dir.join("lrs.png");
     let trace = dir.join("lrs.csv");
     let o = downhill(&[
@@ -422,7 +415,7 @@ fn minima(out: &str) -> Vec<(f64, Vec<f64>, usize)> {
 
 #[test]
 fn restarts_find_the_four_minima_of_himmelblau() {
-    let dir = temp_dir("restarts");
+    let dir = scratch("restarts");
     let plot = dir.join("h.png");
     let args = [
         "minimize",
