@@ -9,8 +9,83 @@ use super::frame::{Column, ColumnValues, Frame, TextColumn, MISSING};
 use super::target::number_label;
 
 /// A text's code in its column's dictionary, by a fast hash (the texts
-/// are the user's own file: no adversary to resist).
-type Index = HashMap<String, u32, BuildHasherDefault<WordHasher>>;
+/// are the user's own file: no adversary to resist), with the codes of
+/// recent short texts (category names) in a small table in front of it.
+#[derive(Default)]
+pub(crate) struct Index {
+    codes: HashMap<String, u32, BuildHasherDefault<WordHasher>>,
+    recent: Option<Box<[Recent; RECENT]>>,
+}
+
+/// Entries of the table of recent short texts (direct-mapped).
+const RECENT: usize = 256;
+
+/// A short text (at most 16 bytes) as two words and its length, and its
+/// code (`MISSING` in an empty entry).
+#[derive(Clone, Copy, PartialEq)]
+struct Recent {
+    words: (u64, u64),
+    len: usize,
+    code: u32,
+}
+
+const EMPTY: Recent = Recent {
+    words: (0, 0),
+    len: 0,
+    code: MISSING,
+};
+
+/// `s` as two words if it has at most 16 bytes: the same length and words
+/// mean the same text. Overlapping loads cover it (its first and last
+/// bytes), without copying.
+fn short_words(s: &[u8]) -> Option<(u64, u64)> {
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes"));
+    let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().expect("four bytes")));
+    let n = s.len();
+    Some(match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(s[0]) | u64::from(s[n / 2]) << 8 | u64::from(s[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (half(&s[..4]) | half(&s[n - 4..]) << 32, 0),
+        8..=16 => (word(&s[..8]), word(&s[n - 8..])),
+        _ => return None,
+    })
+}
+
+impl Index {
+    /// The code of `s`, if it has one.
+    fn get(&mut self, s: &str) -> Option<u32> {
+        let Some(words) = short_words(s.as_bytes()) else {
+            return self.codes.get(s).copied();
+        };
+        let slot = Self::slot(words, s.len());
+        let table = self.recent.get_or_insert_with(|| Box::new([EMPTY; RECENT]));
+        let r = table[slot];
+        if r.words == words && r.len == s.len() && r.code != MISSING {
+            return Some(r.code);
+        }
+        let code = self.codes.get(s).copied()?;
+        table[slot] = Recent {
+            words,
+            len: s.len(),
+            code,
+        };
+        Some(code)
+    }
+
+    /// Gives the new text `s` the code `code`.
+    fn insert(&mut self, s: String, code: u32) {
+        self.codes.insert(s, code);
+    }
+
+    /// The table entry of a short text.
+    fn slot((a, b): (u64, u64), len: usize) -> usize {
+        let h = (a ^ b.rotate_left(29) ^ len as u64).wrapping_mul(WordHasher::SEED);
+        (h >> 56) as usize % RECENT
+    }
+}
 
 /// A multiply-rotate hash over 8-byte words (the Fx hash of Firefox and
 /// rustc): a few cycles for a short category name, where SipHash takes tens.
@@ -97,7 +172,7 @@ impl Builder {
         s: &str,
     ) -> u32 {
         let code = match index.get(s) {
-            Some(&c) => c,
+            Some(c) => c,
             None => {
                 let c = dictionary.len() as u32;
                 dictionary.push(s.to_string());
@@ -231,7 +306,7 @@ impl Builder {
                 let mut renumber = Vec::with_capacity(next_dictionary.len());
                 for s in &next_dictionary {
                     let code = match index.get(s.as_str()) {
-                        Some(&c) => c,
+                        Some(c) => c,
                         None => {
                             let c = dictionary.len() as u32;
                             dictionary.push(s.clone());
@@ -289,5 +364,46 @@ pub(crate) fn frame_from_builders(
         rows,
         lines,
         header_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Texts of every length up to 20 that differ in one byte (a NUL too)
+    /// get distinct codes, the same text the same code, through the table
+    /// of recent texts and after it evicts them.
+    #[test]
+    fn interning_gives_one_code_per_text() {
+        let mut texts: Vec<String> = vec![String::new()];
+        for len in 1..=20 {
+            for k in 0..len {
+                for b in [b'a', b'b', 0] {
+                    let mut t = vec![b'a'; len];
+                    t[k] = b;
+                    texts.push(String::from_utf8(t).unwrap());
+                }
+            }
+        }
+        let mut b = Builder::text_with_capacity(0);
+        let mut expected: HashMap<&str, u32> = HashMap::new();
+        for round in 0..3 {
+            for (i, t) in texts.iter().enumerate() {
+                // In the second round a different order, to mix the table.
+                let t = if round == 1 {
+                    &texts[texts.len() - 1 - i]
+                } else {
+                    t
+                };
+                b.push(t).unwrap();
+                let Builder::Text { codes, .. } = &b else {
+                    panic!("text after the first non-number")
+                };
+                let next = expected.len() as u32;
+                let code = *expected.entry(t.as_str()).or_insert(next);
+                assert_eq!(*codes.last().unwrap(), code, "{t:?}");
+            }
+        }
     }
 }

@@ -35,19 +35,13 @@ pub(crate) fn scan_decimal(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
     i += usize::from(negative || first == b'+');
     let mut mantissa: u64 = 0;
     let start = i;
-    while let Some(d) = digit(b, i) {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(d);
-        i += 1;
-    }
+    i = digits_into(b, i, &mut mantissa);
     let mut digits = i - start;
     let mut exponent: i32 = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
         let fraction = i;
-        while let Some(d) = digit(b, i) {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(d);
-            i += 1;
-        }
+        i = digits_into(b, i, &mut mantissa);
         digits += i - fraction;
         // At most 19 digits (checked below), so this fits.
         exponent = -((i - fraction) as i32);
@@ -84,6 +78,73 @@ pub(crate) fn scan_decimal(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
         m / POW10[exponent.unsigned_abs() as usize]
     };
     Some((if negative { -value } else { value }, i))
+}
+
+/// Reads the run of digits at `b[i]` into `mantissa` (`mantissa · 10 +
+/// digit` each, wrapping: the caller rejects more than 19 digits); where the
+/// run ends. Eight bytes at a time where the buffer has them.
+fn digits_into(b: &[u8], mut i: usize, mantissa: &mut u64) -> usize {
+    while let Some(word) = b.get(i..i + 8) {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let run = leading_digits(word);
+        if run == 0 {
+            return i;
+        }
+        *mantissa = mantissa
+            .wrapping_mul(POW10_U64[run])
+            .wrapping_add(eight_digits(word, run));
+        i += run;
+        if run < 8 {
+            return i;
+        }
+    }
+    while let Some(d) = digit(b, i) {
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(d);
+        i += 1;
+    }
+    i
+}
+
+/// `10^0 ..= 10^8` as integers.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the eight bytes of `word` (first byte lowest) are ASCII
+/// digits before the first one that is not.
+fn leading_digits(word: u64) -> usize {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // A byte is a digit iff its high nibble is 3, before and after adding 6
+    // (which carries out of the nibble for `:` to `?`). A carry out of a
+    // byte of 0xFA or more only disturbs the bytes after that non-digit.
+    let high = word & (0xF0 * LANES);
+    let shifted = word.wrapping_add(6 * LANES) & (0xF0 * LANES);
+    let off = (high ^ (0x30 * LANES)) | (shifted ^ (0x30 * LANES));
+    // Bit 7 of each byte: any of its bits 4 to 7 set in `off`.
+    let mut t = off | (off << 2);
+    t |= t << 1;
+    ((t & (0x80 * LANES)).trailing_zeros() / 8) as usize
+}
+
+/// The number the first `run` bytes of `word` (ASCII digits, first byte the
+/// most significant) make, `1 <= run <= 8`.
+fn eight_digits(word: u64, run: usize) -> u64 {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // The digits' values, moved up so the `8 - run` bytes below are zeros:
+    // leading zeros of an eight-digit number.
+    let mut v = (word.wrapping_sub(0x30 * LANES)) << (8 * (8 - run));
+    // Pairs, then fours, then all eight (each step: 10ⁿ · first + second).
+    v = (v.wrapping_mul(1 + (10 << 8))) >> 8;
+    v = ((v & 0x00FF_00FF_00FF_00FF).wrapping_mul(1 + (100 << 16))) >> 16;
+    ((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(1 + (10_000 << 32))) >> 32
 }
 
 /// The digit at `b[i]`, if there is one.

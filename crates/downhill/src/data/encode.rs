@@ -165,8 +165,7 @@ impl<'a> Encoder<'a> {
             add(self.blocks(x, &positions, parallel, &encode));
             return total;
         }
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_unstable_by_key(|&i| rows[i]);
+        let order = file_order(rows);
         let mut buffer: Vec<T> = vec![T::default(); GROUP.min(rows.len()) * w];
         for group in order.chunks(GROUP) {
             let buffer = &mut buffer[..group.len() * w];
@@ -249,6 +248,23 @@ impl<'a> Encoder<'a> {
             .collect()
     }
 
+    /// Per input, the mean over the rows `rows` (in their order) and the
+    /// sum of squared deviations from it: exactly the sums
+    /// [`Encoder::fold_columns`] gives over the encoded (unscaled) inputs, in
+    /// the same order, but read straight from each column (columns in
+    /// parallel) without encoding a row.
+    pub(crate) fn moments(&self, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
+        let n = rows.len().max(1) as f64;
+        let per_column: Vec<(Vec<f64>, Vec<f64>)> = self
+            .plans
+            .par_iter()
+            .zip(self.columns)
+            .map(|((_, plan), spec)| plan.moments(rows, spec.width(), n))
+            .collect();
+        let (mean, var): (Vec<Vec<f64>>, Vec<Vec<f64>>) = per_column.into_iter().unzip();
+        (mean.concat(), var.concat())
+    }
+
     /// The notes of an encoding with these per-column counts.
     pub(crate) fn notes(&self, counts: Vec<Counts>) -> TransformNotes {
         let mut notes = TransformNotes {
@@ -286,6 +302,137 @@ impl<'a> Encoder<'a> {
             .map(|(offset, plan)| cells.column(plan, *offset, rows))
             .collect()
     }
+}
+
+impl Plan<'_> {
+    /// The one-hot slot of each of the rows `rows` of a categorical
+    /// column (`None`: all zeros, a missing or unseen category without a
+    /// column of its own).
+    fn slots(&self, rows: &[usize]) -> Vec<Option<usize>> {
+        let (Plan::Codes { other, missing, .. } | Plan::Labels { other, missing, .. }) = self
+        else {
+            unreachable!("a numeric column has no slots")
+        };
+        let mut labels = HashMap::new();
+        rows.iter()
+            .map(|&r| match self.slot(r, &mut labels) {
+                Ok(s) => Some(s),
+                Err(true) => *missing,
+                Err(false) => *other,
+            })
+            .collect()
+    }
+
+    /// The category slot of row `r` of a categorical column (`labels`
+    /// remembers each distinct number's lookup).
+    fn slot(&self, r: usize, labels: &mut HashMap<u64, Slot>) -> Slot {
+        match self {
+            Plan::Numeric { .. } => unreachable!("a numeric column has no slots"),
+            Plan::Codes { codes, slots, .. } => {
+                let c = codes[r];
+                if c == MISSING {
+                    Err(true)
+                } else {
+                    slots[c as usize].ok_or(false)
+                }
+            }
+            Plan::Labels { values, index, .. } => {
+                let value = values[r];
+                if value.is_nan() {
+                    return Err(true);
+                }
+                *labels.entry(value.to_bits()).or_insert_with(|| {
+                    index
+                        .get(number_label(value).as_str())
+                        .copied()
+                        .ok_or(false)
+                })
+            }
+        }
+    }
+
+    /// This column's `w` inputs over the rows `rows` (`n` of them, at
+    /// least 1): their means and sums of squared deviations, each sum taken
+    /// in row order as over the encoded inputs (a one-hot input's sum of
+    /// ones is its count, exactly).
+    fn moments(&self, rows: &[usize], w: usize, n: f64) -> (Vec<f64>, Vec<f64>) {
+        let mut sum = vec![0.0; w];
+        let mut var = vec![0.0; w];
+        match self {
+            Plan::Numeric {
+                values,
+                median,
+                indicator,
+            } => {
+                let value = |r: usize| {
+                    let v = values[r];
+                    if v.is_nan() {
+                        (*median, 1.0)
+                    } else {
+                        (v, 0.0)
+                    }
+                };
+                for &r in rows {
+                    let (v, m) = value(r);
+                    sum[0] += v;
+                    if *indicator {
+                        sum[1] += m;
+                    }
+                }
+                let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+                for &r in rows {
+                    let (v, m) = value(r);
+                    var[0] += (v - mean[0]) * (v - mean[0]);
+                    if *indicator {
+                        var[1] += (m - mean[1]) * (m - mean[1]);
+                    }
+                }
+                (mean, var)
+            }
+            _ => {
+                let slots = self.slots(rows);
+                for s in slots.iter().flatten() {
+                    sum[*s] += 1.0;
+                }
+                let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+                // (x − m)² for x = 0 and x = 1, added in row order.
+                let zero: Vec<f64> = mean.iter().map(|m| (0.0 - m) * (0.0 - m)).collect();
+                let one: Vec<f64> = mean.iter().map(|m| (1.0 - m) * (1.0 - m)).collect();
+                for s in &slots {
+                    let s = s.unwrap_or(usize::MAX);
+                    for (j, ((v, z), o)) in var.iter_mut().zip(&zero).zip(&one).enumerate() {
+                        *v += if j == s { *o } else { *z };
+                    }
+                }
+                (mean, var)
+            }
+        }
+    }
+}
+
+/// The positions `0..rows.len()` ordered by their row `rows[i]` (equal rows
+/// by position): a counting sort when the rows are dense, as a split's are.
+pub(crate) fn file_order(rows: &[usize]) -> Vec<usize> {
+    let end = rows.iter().max().map_or(0, |&m| m + 1);
+    if end > 4 * rows.len() + 1024 {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| rows[i]);
+        return order;
+    }
+    // starts[r]: where row r's positions begin in the order.
+    let mut starts = vec![0usize; end + 1];
+    for &r in rows {
+        starts[r + 1] += 1;
+    }
+    for r in 0..end {
+        starts[r + 1] += starts[r];
+    }
+    let mut order = vec![0; rows.len()];
+    for (i, &r) in rows.iter().enumerate() {
+        order[starts[r]] = i;
+        starts[r] += 1;
+    }
+    order
 }
 
 /// Copies row `k` of `encoded` to row `positions[k]` of `x` (rows of `w`);
@@ -346,42 +493,11 @@ impl<T: Element> Cells<'_, '_, T> {
                     }
                 }
             }
-            Plan::Codes {
-                codes,
-                slots,
-                other,
-                missing,
-            } => {
-                for (k, &r) in rows.iter().enumerate() {
-                    let c = codes[r];
-                    let slot = if c == MISSING {
-                        Err(true)
-                    } else {
-                        slots[c as usize].ok_or(false)
-                    };
-                    self.one_hot(k, offset, slot, *other, *missing, &mut counts);
-                }
-            }
-            Plan::Labels {
-                values,
-                index,
-                other,
-                missing,
-            } => {
+            Plan::Codes { other, missing, .. } | Plan::Labels { other, missing, .. } => {
                 // Each distinct number is labelled once per block.
-                let mut seen: HashMap<u64, Slot> = HashMap::new();
+                let mut labels = HashMap::new();
                 for (k, &r) in rows.iter().enumerate() {
-                    let value = values[r];
-                    let slot = if value.is_nan() {
-                        Err(true)
-                    } else {
-                        *seen.entry(value.to_bits()).or_insert_with(|| {
-                            index
-                                .get(number_label(value).as_str())
-                                .copied()
-                                .ok_or(false)
-                        })
-                    };
+                    let slot = plan.slot(r, &mut labels);
                     self.one_hot(k, offset, slot, *other, *missing, &mut counts);
                 }
             }
@@ -460,4 +576,23 @@ fn plan<'a>(frame: &Frame, spec: &'a FeatureColumn, col: &'a Column) -> Result<P
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_order;
+
+    /// The counting sort orders as a stable sort by row does: dense rows
+    /// (a shuffled split), repeated rows, and a few rows far apart.
+    #[test]
+    fn file_order_is_a_stable_sort_by_row() {
+        let dense: Vec<usize> = (0..1000).map(|i| i * 617 % 1000).collect();
+        let repeated: Vec<usize> = (0..500).map(|i| i * 7 % 13).collect();
+        let sparse = vec![900_000, 3, 70_000, 3, 5];
+        for rows in [dense, repeated, sparse, vec![], vec![0]] {
+            let mut expected: Vec<usize> = (0..rows.len()).collect();
+            expected.sort_by_key(|&i| rows[i]);
+            assert_eq!(file_order(&rows), expected, "{rows:?}");
+        }
+    }
 }

@@ -178,16 +178,18 @@ pub fn frame_target(
                     // Each distinct text is read as a number once.
                     let parsed: Vec<Option<f64>> =
                         t.dictionary.iter().map(|s| s.parse::<f64>().ok()).collect();
-                    let mut text = TextCells::default();
-                    let mut values = Vec::with_capacity(t.codes.len());
-                    for (r, &c) in t.codes.iter().enumerate() {
-                        text.push(t.get(r).unwrap_or(""));
-                        values.push(parsed.get(c as usize).copied().flatten());
-                    }
+                    let values = t
+                        .codes
+                        .iter()
+                        .map(|&c| parsed.get(c as usize).copied().flatten())
+                        .collect();
                     RawTarget {
                         name: c.name.clone(),
                         column: c.position,
-                        text: Some(text),
+                        text: Some(TextCells::Coded {
+                            codes: t.codes.clone(),
+                            dictionary: t.dictionary.clone(),
+                        }),
                         values,
                     }
                 }

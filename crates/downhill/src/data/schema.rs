@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::columns::{numeric_cells, ColumnReport, Kind};
-use super::encode::Encoder;
+use super::encode::{file_order, Encoder};
 use super::features::{DroppedColumn, FeatureColumn, TransformNotes};
 use super::frame::{Column, ColumnValues, Frame, MISSING};
 use super::target::{name_list, number_label};
@@ -62,21 +62,22 @@ impl Schema {
     ) -> Result<Schema> {
         // Medians and category counts do not depend on the rows' order:
         // they are read in file order, which reads each column forwards.
-        let mut sorted = train.to_vec();
-        sorted.sort_unstable();
+        let sorted: Vec<usize> = file_order(train).into_iter().map(|i| train[i]).collect();
         let train = &sorted[..];
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
         // Columns are fitted in parallel; the first error in column order wins.
         let fitted: Vec<Result<Option<FeatureColumn>>> = kinds
             .par_iter()
-            .map(|k| {
+            // One buffer of present values per worker, reused column after
+            // column: no fresh memory per numeric column.
+            .map_init(Vec::new, |present, k| {
                 let col = frame
                     .column(&k.name)
                     .expect("infer_columns reports the frame's own columns");
                 Ok(match k.kind {
                     Kind::Dropped => None,
-                    Kind::Numeric => Some(fit_numeric(frame, col, train)?),
+                    Kind::Numeric => Some(fit_numeric(frame, col, train, present)?),
                     Kind::Categorical => {
                         Some(fit_categorical(col, train, opts.max_categories.max(1)))
                     }
@@ -189,47 +190,11 @@ impl Schema {
     fn fit_scaler(&self, frame: &Frame, train: &[usize], kind: ScalerKind) -> Result<Scaler> {
         let encoder = Encoder::new(&self.columns, &self.dropped, frame)?;
         let widths: Vec<usize> = self.columns.iter().map(FeatureColumn::width).collect();
-        // Every input's statistics over the training rows in order, a
-        // column at a time (columns in parallel): the same sums, in the same
-        // order, as over the encoded rows.
-        let per_input = |f: &(dyn Fn(&mut f64, f64) + Sync), start: f64| -> Vec<f64> {
-            encoder
-                .fold_columns(
-                    train,
-                    |k| vec![start; widths[k]],
-                    |acc: &mut Vec<f64>, row| {
-                        acc.iter_mut().zip(row).for_each(|(a, &x)| f(a, x));
-                    },
-                )
-                .concat()
-        };
         let n = train.len().max(1) as f64;
         Ok(match kind {
             ScalerKind::None => Scaler::None,
             ScalerKind::Standard => {
-                let mut mean = per_input(&|a, x| *a += x, 0.0);
-                mean.iter_mut().for_each(|m| *m /= n);
-                let offsets: Vec<usize> = widths
-                    .iter()
-                    .scan(0, |o, &w| {
-                        let start = *o;
-                        *o += w;
-                        Some(start)
-                    })
-                    .collect();
-                let var = encoder
-                    .fold_columns(
-                        train,
-                        |k| (offsets[k], vec![0.0; widths[k]]),
-                        |(offset, acc): &mut (usize, Vec<f64>), row| {
-                            for ((v, m), x) in acc.iter_mut().zip(&mean[*offset..]).zip(row) {
-                                *v += (x - m) * (x - m);
-                            }
-                        },
-                    )
-                    .into_iter()
-                    .flat_map(|(_, v)| v)
-                    .collect::<Vec<f64>>();
+                let (mean, var) = encoder.moments(train);
                 let std = var
                     .iter()
                     .map(|v| {
@@ -244,25 +209,54 @@ impl Schema {
                 Scaler::Standard { mean, std }
             }
             ScalerKind::MinMax => {
-                let min = per_input(&|a, x| *a = a.min(x), f64::INFINITY);
-                let max = per_input(&|a, x| *a = a.max(x), f64::NEG_INFINITY);
+                let min = fold_inputs(&encoder, &widths, train, f64::INFINITY, |a, x| {
+                    *a = a.min(x)
+                });
+                let max = fold_inputs(&encoder, &widths, train, f64::NEG_INFINITY, |a, x| {
+                    *a = a.max(x)
+                });
                 Scaler::MinMax { min, max }
             }
         })
     }
 }
 
-fn fit_numeric(frame: &Frame, col: &Column, train: &[usize]) -> Result<FeatureColumn> {
+/// Every input's `fold(acc, x)` over the training rows `train` in order,
+/// from `start`: a column at a time (columns in parallel).
+fn fold_inputs<F>(
+    encoder: &Encoder,
+    widths: &[usize],
+    train: &[usize],
+    start: f64,
+    fold: F,
+) -> Vec<f64>
+where
+    F: Fn(&mut f64, f64) + Sync,
+{
+    encoder
+        .fold_columns(
+            train,
+            |k| vec![start; widths[k]],
+            |acc: &mut Vec<f64>, row| acc.iter_mut().zip(row).for_each(|(a, &x)| fold(a, x)),
+        )
+        .concat()
+}
+
+/// A numeric column's median and missing indicator over the training rows
+/// (`present`: a buffer for their values).
+fn fit_numeric(
+    frame: &Frame,
+    col: &Column,
+    train: &[usize],
+    present: &mut Vec<f64>,
+) -> Result<FeatureColumn> {
     let v = numeric_cells(frame, col)?;
-    let mut present: Vec<f64> = train
-        .iter()
-        .map(|&r| v[r])
-        .filter(|x| !x.is_nan())
-        .collect();
+    present.clear();
+    present.extend(train.iter().map(|&r| v[r]).filter(|x| !x.is_nan()));
     let missing_indicator = present.len() < train.len();
     Ok(FeatureColumn::Numeric {
         name: col.name.clone(),
-        median: median(&mut present),
+        median: median(present),
         missing_indicator,
     })
 }

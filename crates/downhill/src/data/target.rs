@@ -41,29 +41,95 @@ pub(crate) fn name_list<S: AsRef<str>>(names: &[S]) -> String {
     out
 }
 
-/// Cell texts of one column, stored in one buffer (no allocation per cell).
-#[derive(Default, Debug)]
-pub(crate) struct TextCells {
-    buf: String,
-    ends: Vec<usize>,
+/// Cell texts of one column: stored in one buffer (no allocation per
+/// cell), or as a frame's text column keeps them, codes into a dictionary.
+#[derive(Debug)]
+pub(crate) enum TextCells {
+    /// Each cell's text, one after another in `buf`; cell `i` ends at `ends[i]`.
+    Cells { buf: String, ends: Vec<usize> },
+    /// Cell `i` is `dictionary[codes[i]]` (distinct entries).
+    Coded {
+        codes: Vec<u32>,
+        dictionary: Vec<String>,
+    },
+}
+
+impl Default for TextCells {
+    fn default() -> Self {
+        TextCells::Cells {
+            buf: String::new(),
+            ends: Vec::new(),
+        }
+    }
 }
 
 impl TextCells {
     /// Appends a cell.
+    ///
+    /// # Panics
+    ///
+    /// On coded cells, which are built whole.
     pub(crate) fn push(&mut self, s: &str) {
-        self.buf.push_str(s);
-        self.ends.push(self.buf.len());
+        match self {
+            TextCells::Cells { buf, ends } => {
+                buf.push_str(s);
+                ends.push(buf.len());
+            }
+            TextCells::Coded { .. } => panic!("TextCells::push: coded cells are built whole"),
+        }
     }
 
     /// Cell `i` (empty if out of range).
     pub(crate) fn get(&self, i: usize) -> &str {
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends.get(i - 1).copied().unwrap_or(0)
-        };
-        let end = self.ends.get(i).copied().unwrap_or(start);
-        self.buf.get(start..end).unwrap_or("")
+        match self {
+            TextCells::Cells { buf, ends } => {
+                let start = if i == 0 {
+                    0
+                } else {
+                    ends.get(i - 1).copied().unwrap_or(0)
+                };
+                let end = ends.get(i).copied().unwrap_or(start);
+                buf.get(start..end).unwrap_or("")
+            }
+            TextCells::Coded { codes, dictionary } => codes
+                .get(i)
+                .and_then(|&c| dictionary.get(c as usize))
+                .map_or("", String::as_str),
+        }
+    }
+
+    /// The first `rows` cells numbered by first appearance: each cell's
+    /// number, and the distinct texts in that order.
+    fn first_seen(&self, rows: usize) -> (Vec<usize>, Vec<&str>) {
+        let mut indices = Vec::with_capacity(rows);
+        let mut distinct: Vec<&str> = Vec::new();
+        match self {
+            TextCells::Coded { codes, dictionary } => {
+                // Distinct codes are distinct texts: looked up by code.
+                let mut number: Vec<Option<usize>> = vec![None; dictionary.len() + 1];
+                for &c in codes.iter().take(rows) {
+                    let slot = (c as usize).min(dictionary.len());
+                    let i = *number[slot].get_or_insert_with(|| {
+                        distinct.push(dictionary.get(c as usize).map_or("", String::as_str));
+                        distinct.len() - 1
+                    });
+                    indices.push(i);
+                }
+            }
+            TextCells::Cells { .. } => {
+                let mut seen: HashMap<&str, usize> = HashMap::new();
+                for row in 0..rows {
+                    let s = self.get(row);
+                    let next = distinct.len();
+                    let i = *seen.entry(s).or_insert(next);
+                    if i == next {
+                        distinct.push(s);
+                    }
+                    indices.push(i);
+                }
+            }
+        }
+        (indices, distinct)
     }
 }
 
@@ -344,17 +410,8 @@ fn classes(
             Some(text) => text,
             None => return Err(at.column(t, "non-numeric labels without text".into())),
         };
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let mut distinct: Vec<&str> = Vec::new();
-        for row in 0..rows {
-            let s = text.get(row);
-            let next = distinct.len();
-            let i = *seen.entry(s).or_insert(next);
-            if i == next {
-                distinct.push(s);
-            }
-            indices.push(i);
-        }
+        let (found, distinct) = text.first_seen(rows);
+        indices = found;
         let mut order: Vec<usize> = (0..distinct.len()).collect();
         order.sort_by(|&a, &b| distinct[a].cmp(distinct[b]));
         remap(&mut indices, &order);
