@@ -38,7 +38,7 @@ const EMPTY: Recent = Recent {
 /// `s` as two words if it has at most 16 bytes: the same length and words
 /// mean the same text. Overlapping loads cover it (its first and last
 /// bytes), without copying.
-fn short_words(s: &[u8]) -> Option<(u64, u64)> {
+pub(super) fn short_words(s: &[u8]) -> Option<(u64, u64)> {
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes"));
     let half = |b: &[u8]| u64::from(u32::from_le_bytes(b.try_into().expect("four bytes")));
     let n = s.len();

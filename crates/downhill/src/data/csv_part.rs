@@ -5,7 +5,7 @@
 
 use csv::ByteRecord;
 
-use super::column_builder::Builder;
+use super::column_builder::{short_words, Builder};
 use super::csv::{to_usize, LineCounter};
 use super::target::quote;
 
@@ -157,16 +157,20 @@ impl PartReader<'_> {
         let bytes = s.as_bytes();
         match b {
             Builder::Numbers(v) => {
+                // A number that is a missing token, or an empty cell that is
+                // not one, is declined.
                 let (x, end) = match bytes.get(start) {
                     Some(&c) if c != self.delimiter && c != b'\n' && c != b'\r' => {
-                        super::decimal::scan_decimal(bytes, start)?
+                        let (x, end) = super::decimal::scan_decimal(bytes, start)?;
+                        if self.na.numeric && self.na.contains(s.get(start..end)?) {
+                            return None;
+                        }
+                        (x, end)
                     }
-                    _ => (f64::NAN, start),
+                    _ if self.na.empty => (f64::NAN, start),
+                    _ => return None,
                 };
                 let next = self.field_end(bytes, end, last)?;
-                if self.na.contains(s.get(start..end)?) != x.is_nan() {
-                    return None;
-                }
                 v.push(x);
                 Some(next)
             }
@@ -356,27 +360,50 @@ fn trim(s: &str) -> &str {
     }
 }
 
+/// A missing token: as two words (see [`short_words`]) if it has at most 16
+/// bytes, and as text.
+type Token = (Option<(u64, u64)>, String);
+
 /// The missing-value tokens, looked up by length first.
 pub(super) struct NaTokens {
-    by_len: Vec<Vec<String>>,
+    /// Per length, the tokens of that length.
+    by_len: Vec<Vec<Token>>,
+    /// Whether a token is a plain decimal (the short path reads it as a number).
+    numeric: bool,
+    /// Whether the empty cell is a token.
+    empty: bool,
 }
 
 impl NaTokens {
     pub(super) fn new(tokens: Vec<String>) -> Self {
-        let mut by_len: Vec<Vec<String>> = Vec::new();
+        let numeric = tokens.iter().any(|t| {
+            super::decimal::scan_decimal(t.as_bytes(), 0).is_some_and(|(_, end)| end == t.len())
+        });
+        let empty = tokens.iter().any(String::is_empty);
+        let mut by_len: Vec<Vec<Token>> = Vec::new();
         for t in tokens {
             if by_len.len() <= t.len() {
                 by_len.resize(t.len() + 1, Vec::new());
             }
-            by_len[t.len()].push(t);
+            by_len[t.len()].push((short_words(t.as_bytes()), t));
         }
-        NaTokens { by_len }
+        NaTokens {
+            by_len,
+            numeric,
+            empty,
+        }
     }
 
+    /// Whether `cell` is one of the tokens: a short cell is compared as
+    /// two words (no call per token).
     fn contains(&self, cell: &str) -> bool {
-        self.by_len
-            .get(cell.len())
-            .is_some_and(|ts| ts.iter().any(|t| t == cell))
+        let Some(tokens) = self.by_len.get(cell.len()) else {
+            return false;
+        };
+        match short_words(cell.as_bytes()) {
+            Some(w) => tokens.iter().any(|(t, _)| *t == Some(w)),
+            None => tokens.iter().any(|(_, t)| t == cell),
+        }
     }
 }
 
@@ -388,8 +415,13 @@ mod tests {
     /// Both readers on `csv` (records without a header), compared as
     /// printed: builders' cells, lines, or the error.
     fn both(csv: &str, ncols: usize) -> (String, String) {
+        both_with(csv, ncols, &DEFAULT_NA_VALUES)
+    }
+
+    /// [`both`] with the missing tokens `tokens`.
+    fn both_with(csv: &str, ncols: usize, tokens: &[&str]) -> (String, String) {
         let names: Vec<String> = (0..ncols).map(|i| format!("c{i}")).collect();
-        let na = NaTokens::new(DEFAULT_NA_VALUES.iter().map(|s| s.to_string()).collect());
+        let na = NaTokens::new(tokens.iter().map(|s| s.to_string()).collect());
         let reader = PartReader {
             delimiter: b',',
             names: &names,
@@ -473,6 +505,19 @@ mod tests {
             }
             same(&csv, ncols);
         }
+    }
+
+    /// Missing tokens that are numbers (`-999`, `0`), and an empty cell that
+    /// is not a token, read as the csv crate's path reads them.
+    #[test]
+    fn numeric_missing_tokens_and_a_present_empty_cell() {
+        let csv = "-999,1.5\n0,0.0\n,2\n7,-999\n-9990,0\n";
+        for tokens in [&["-999", "0"][..], &["-999", "0", ""], &["missing"], &[]] {
+            let (plain, csv_crate) = both_with(csv, 2, tokens);
+            assert_eq!(plain, csv_crate, "tokens {tokens:?}");
+        }
+        let (plain, _) = both_with("-999,1\n", 2, &["-999"]);
+        assert!(plain.contains("NaN"), "{plain}");
     }
 
     #[test]
