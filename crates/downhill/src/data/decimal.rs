@@ -237,13 +237,8 @@ mod tests {
 
     #[test]
     fn generated_decimals_agree_with_str_parse() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut g = crate::Generator::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: u64| g.below(n);
         for _ in 0..200_000 {
             let int: String = (0..next(12))
                 .map(|_| char::from(b'0' + next(10) as u8))

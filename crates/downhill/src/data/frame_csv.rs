@@ -368,13 +368,8 @@ mod tests {
         // A small deterministic generator: numbers, text, missing tokens,
         // quoted cells with delimiters and line ends, a column that turns
         // to text late.
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut g = crate::Generator::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: u64| g.below(n);
         for _ in 0..20 {
             let mut csv = String::from("n,t,m,late\n");
             let rows = 5 + next(40);
