@@ -6,29 +6,10 @@ use downhill::loss::{from_config, Target};
 use downhill::Tensor;
 use serde_json::Value;
 
-fn floats(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(floats).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("expected numbers, found {other}"),
-    }
-}
+use crate::common::{json_floats, json_shape, reference_cases};
 
-fn shape(v: &Value) -> Vec<usize> {
-    match v {
-        Value::Array(a) => {
-            let mut s = vec![a.len()];
-            if let Some(f) = a.first() {
-                s.extend(shape(f));
-            }
-            s
-        }
-        _ => vec![],
-    }
-}
-
-fn tensor(v: &Value) -> Tensor {
-    Tensor::from_vec(floats(v), &shape(v))
+fn json_tensor(v: &Value) -> Tensor {
+    Tensor::from_vec(json_floats(v), &json_shape(v))
 }
 
 fn close(a: f64, e: f64) -> bool {
@@ -37,35 +18,23 @@ fn close(a: f64, e: f64) -> bool {
 
 #[test]
 fn every_loss_matches_pytorch_value_and_input_gradient() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/loss");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 23,
-        "the reference folder holds every loss file"
-    );
     let mut failures = Vec::new();
-    for path in files {
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (file, case) in reference_cases("loss", 23, "the reference folder holds every loss file") {
         let name = case["loss"].as_str().unwrap();
         let loss = from_config(name, &case["params"]).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let input = tensor(&case["input"]).requires_grad_(true);
+        let input = json_tensor(&case["input"]).requires_grad_(true);
         // Class indices: an integer target of one fewer dimension than the input.
-        let tshape = shape(&case["target"]);
+        let tshape = json_shape(&case["target"]);
         let is_indices = tshape.len() + 1 == input.ndim()
             && case["params"]["target_kind"] != "probabilities"
-            && floats(&case["target"])
+            && json_floats(&case["target"])
                 .iter()
                 .all(|v| v.fract() == 0.0 && *v >= 0.0);
-        let indices: Vec<usize> = floats(&case["target"])
+        let indices: Vec<usize> = json_floats(&case["target"])
             .iter()
             .map(|&v| v as usize)
             .collect();
-        let target_t = tensor(&case["target"]);
+        let target_t = json_tensor(&case["target"]);
         let target = if is_indices {
             Target::Indices(&indices)
         } else {
@@ -73,7 +42,7 @@ fn every_loss_matches_pytorch_value_and_input_gradient() {
         };
         let extras: Vec<Tensor> = ["var", "y", "negative"]
             .iter()
-            .filter_map(|k| case["extra"].get(*k).map(tensor))
+            .filter_map(|k| case["extra"].get(*k).map(json_tensor))
             .collect();
         let extra_refs: Vec<&Tensor> = extras.iter().collect();
         let value = loss.forward(&input, target, &extra_refs);
@@ -90,7 +59,7 @@ fn every_loss_matches_pytorch_value_and_input_gradient() {
             .get(&input)
             .map(|g| g.to_vec_f64())
             .unwrap_or_else(|| vec![0.0; input.numel()]);
-        let eg = floats(&case["grad_input"]);
+        let eg = json_floats(&case["grad_input"]);
         if let Some((i, (a, e))) = g
             .iter()
             .zip(&eg)

@@ -15,32 +15,13 @@ use downhill::optim::{from_config, Optimizer};
 use downhill::{Gradients, Tensor};
 use serde_json::Value;
 
-fn floats(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(floats).collect(),
-        Value::Number(n) => vec![n.as_f64().expect("a number")],
-        other => panic!("expected numbers, found {other}"),
-    }
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    match v {
-        Value::Array(a) => {
-            let mut s = vec![a.len()];
-            if let Some(first) = a.first() {
-                s.extend(shape(first));
-            }
-            s
-        }
-        _ => vec![],
-    }
-}
+use crate::common::{json_floats, json_shape, reference_cases};
 
 /// The loss of the file's problem at θ.
 fn loss_fn(case: &Value) -> impl Fn(&Tensor) -> Tensor {
     let problem = case["problem"].as_str().expect("problem").to_string();
     let data = case["problem_data"].clone();
-    let mat = |k: &str| Tensor::from_vec(floats(&data[k]), &shape(&data[k]));
+    let mat = |k: &str| Tensor::from_vec(json_floats(&data[k]), &json_shape(&data[k]));
     let (a, b) = match problem.as_str() {
         "quadratic" => (Some(mat("A")), Some(mat("b"))),
         "matrix_lsq" => (Some(mat("X")), Some(mat("Y"))),
@@ -115,23 +96,11 @@ fn closure_of(case: &Value) -> bool {
 }
 
 fn cases() -> Vec<(String, Value)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/optim");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 44,
-        "the reference folder holds every optimizer file"
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
-        })
-        .collect()
+    reference_cases(
+        "optim",
+        44,
+        "the reference folder holds every optimizer file",
+    )
 }
 
 #[test]
@@ -139,8 +108,8 @@ fn every_optimizer_reproduces_pytorchs_trajectory() {
     let mut failures = Vec::new();
     for (file, case) in cases() {
         let name = case["optimizer"].as_str().unwrap();
-        let theta =
-            Tensor::from_vec(floats(&case["theta0"]), &shape(&case["theta0"])).requires_grad_(true);
+        let theta = Tensor::from_vec(json_floats(&case["theta0"]), &json_shape(&case["theta0"]))
+            .requires_grad_(true);
         let mut opt = from_config(name, &case["hyperparameters"], vec![theta.clone()])
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let f = loss_fn(&case);
@@ -157,7 +126,12 @@ fn every_optimizer_reproduces_pytorchs_trajectory() {
             &mut |opt, i| {
                 let Some(evals) = evals else { return };
                 opt.eval();
-                for (j, (a, e)) in theta.to_vec_f64().iter().zip(floats(&evals[i])).enumerate() {
+                for (j, (a, e)) in theta
+                    .to_vec_f64()
+                    .iter()
+                    .zip(json_floats(&evals[i]))
+                    .enumerate()
+                {
                     if !close(*a, e) && eval_failure.is_none() {
                         eval_failure = Some(format!("{file} step {i} eval θ[{j}]: {a} vs {e}"));
                     }
@@ -172,7 +146,7 @@ fn every_optimizer_reproduces_pytorchs_trajectory() {
                 failures.push(format!("{file} step {i}: loss {loss} vs PyTorch {el}"));
                 break;
             }
-            for (j, (a, e)) in th.iter().zip(floats(&thetas[i])).enumerate() {
+            for (j, (a, e)) in th.iter().zip(json_floats(&thetas[i])).enumerate() {
                 if !close(*a, e) {
                     failures.push(format!("{file} step {i} θ[{j}]: {a} vs PyTorch {e}"));
                     break 'steps;
@@ -195,7 +169,7 @@ fn resuming_from_saved_state_is_bit_identical() {
         let hyper = &case["hyperparameters"];
         let n = case["loss_before_step"].as_array().unwrap().len();
         let f = loss_fn(&case);
-        let theta0 = Tensor::from_vec(floats(&case["theta0"]), &shape(&case["theta0"]));
+        let theta0 = Tensor::from_vec(json_floats(&case["theta0"]), &json_shape(&case["theta0"]));
 
         let straight = theta0.detach().requires_grad_(true);
         let mut opt = from_config(name, hyper, vec![straight.clone()]).unwrap();

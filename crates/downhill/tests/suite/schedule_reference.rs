@@ -8,30 +8,10 @@ use downhill::schedule::{
 };
 use serde_json::Value;
 
+use crate::common::reference_cases;
+
 fn close(a: f64, e: f64) -> bool {
     (a - e).abs() <= f64::max(1e-9 * e.abs(), 1e-12)
-}
-
-fn cases() -> Vec<(String, Value)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/sched");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 12,
-        "the reference folder holds every schedule file"
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn plateau(case: &Value, t: &Lrs) -> ReduceLROnPlateau {
@@ -100,6 +80,14 @@ fn trajectory(case: &Value, n: usize, resume_at: Option<usize>) -> Vec<(f64, f64
         out.push((t.lrs[0], t.momenta.as_ref().unwrap()[0]));
     }
     out
+}
+
+fn cases() -> Vec<(String, Value)> {
+    reference_cases(
+        "sched",
+        12,
+        "the reference folder holds every schedule file",
+    )
 }
 
 #[test]

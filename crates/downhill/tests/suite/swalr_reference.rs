@@ -7,21 +7,12 @@
 use downhill::schedule::{from_config, LrScheduler, Lrs};
 use serde_json::Value;
 
-fn cases() -> Vec<(String, Value)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/swalr");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 6, "six SWALR settings");
-    files
-        .into_iter()
-        .map(|p| {
-            let case = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), case)
-        })
-        .collect()
+use crate::common::reference_cases;
+
+fn swalr_cases() -> Vec<(String, Value)> {
+    let cases = reference_cases("swalr", 6, "six SWALR settings");
+    assert_eq!(cases.len(), 6, "six SWALR settings");
+    cases
 }
 
 fn target(case: &Value) -> Lrs {
@@ -77,7 +68,7 @@ fn trajectory(case: &Value, resume_at: Option<usize>) -> Vec<Vec<f64>> {
 
 #[test]
 fn swalr_matches_torch_alone_and_after_another_schedule() {
-    for (file, case) in cases() {
+    for (file, case) in swalr_cases() {
         let expect: Vec<Vec<f64>> = serde_json::from_value(case["lrs"].clone()).unwrap();
         let got = trajectory(&case, None);
         assert_eq!(got.len(), expect.len());
@@ -94,7 +85,7 @@ fn swalr_matches_torch_alone_and_after_another_schedule() {
 
 #[test]
 fn swalr_resumed_mid_anneal_continues_bit_identically() {
-    for (file, case) in cases() {
+    for (file, case) in swalr_cases() {
         // Two epochs into the annealing (or into the run, without a `before`).
         let at = case["swa_start"].as_u64().map_or(2, |s| s as usize + 3);
         let straight = trajectory(&case, None);

@@ -59,3 +59,47 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The reference cases in `tests/reference/{dir}`: each JSON file's name
+/// and contents, sorted by name; `what` names them if fewer than `min`.
+pub fn reference_cases(dir: &str, min: usize, what: &str) -> Vec<(String, serde_json::Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= min, "{what}");
+    files
+        .into_iter()
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
+        })
+        .collect()
+}
+
+/// Every number of a (nested) JSON array, in order.
+pub fn json_floats(v: &serde_json::Value) -> Vec<f64> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(json_floats).collect(),
+        serde_json::Value::Number(n) => vec![n.as_f64().expect("a number")],
+        other => panic!("expected numbers, found {other}"),
+    }
+}
+
+/// The shape of a nested JSON array (`[]` for a number).
+pub fn json_shape(v: &serde_json::Value) -> Vec<usize> {
+    match v {
+        serde_json::Value::Array(a) => {
+            let mut s = vec![a.len()];
+            if let Some(first) = a.first() {
+                s.extend(json_shape(first));
+            }
+            s
+        }
+        _ => vec![],
+    }
+}
