@@ -252,6 +252,45 @@ impl Builder {
         Ok(())
     }
 
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    /// Appends numbers ([`Builder::push_number`] each, NaN missing), a
+    /// numeric column's in one pass; `Err(())` if one is infinite (the
+    /// column is then left with some of them).
+    pub(crate) fn extend_numbers(&mut self, xs: impl Iterator<Item = f64>) -> Result<(), ()> {
+        match self {
+            Builder::Numbers(v) => {
+                let from = v.len();
+                v.extend(xs);
+                if v[from..].iter().any(|x| x.is_infinite()) {
+                    return Err(());
+                }
+            }
+            Builder::Text { .. } => {
+                for x in xs {
+                    self.push_number(x)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    /// [`Builder::push`], remembering in `code` the text's code once the
+    /// column is text, so the same text (a dictionary value met again) is
+    /// not looked up again.
+    pub(crate) fn push_remembered(&mut self, cell: &str, code: &mut Option<u32>) -> Result<(), ()> {
+        match (&mut *self, *code) {
+            (Builder::Text { codes, .. }, Some(c)) => codes.push(c),
+            _ => {
+                self.push(cell)?;
+                if let Builder::Text { codes, .. } = self {
+                    *code = codes.last().copied();
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Takes back the last cell pushed (a dictionary entry it added stays).
     pub(crate) fn pop(&mut self) {
         match self {
