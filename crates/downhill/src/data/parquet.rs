@@ -289,12 +289,12 @@ mod tests {
         let x = (i % 11 != 3).then(|| format!("{}", (i as f64) * 0.25 - 7.0));
         // Numbers as strings until a word near the end turns the column to text.
         let mixed = match i {
-            _ if i % 13 == 0 => None,
+            _ if i.is_multiple_of(13) => None,
             149_000 => Some("seven".to_string()),
             _ => Some(format!("{}", i % 5)),
         };
         let padded = [" a", "b ", "NA", " ", "a", "?"][i % 6].to_string();
-        let id = (i % 17 != 0).then(|| format!("id{i}"));
+        let id = (!i.is_multiple_of(17)).then(|| format!("id{i}"));
         [x, mixed, Some(padded), id]
     }
 
