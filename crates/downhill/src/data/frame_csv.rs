@@ -49,17 +49,7 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
         column,
         message,
     };
-    let delimiter = if opts.delimiter == 0 {
-        b','
-    } else {
-        opts.delimiter
-    };
-    if matches!(delimiter, b'"' | b'\n' | b'\r') {
-        return Err(Error::InvalidArgument {
-            name: "delimiter".into(),
-            message: format!("{:?} cannot be a field delimiter", delimiter as char),
-        });
-    }
+    let delimiter = delimiter_of(opts)?;
     let na = NaTokens::new(opts.na_values());
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -79,8 +69,18 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
     let body = &bytes[header.body_start..];
     let ranges = part_ranges(body, delimiter, quoted, parts);
     let first_line = 1 + newlines(&bytes[..header.body_start]);
-    let (builders, lines) = read_parts(body, &ranges, first_line, delimiter, &header, &na)
-        .map_err(|e| err(e.line, e.column, e.message))?;
+    let (builders, lines) = read_parts(
+        &Body::Bytes(body),
+        &ranges,
+        first_line,
+        delimiter,
+        &header,
+        &na,
+    )
+    .map_err(|e| match e {
+        PartsError::Part(e) => err(e.line, e.column, e.message),
+        PartsError::Io(_) | PartsError::Quoted => unreachable!("memory parts are not read"),
+    })?;
     if lines.is_empty() {
         return Err(err(header.line, 0, "no data rows after the header".into()));
     }
@@ -95,14 +95,34 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
     ))
 }
 
-/// The header record: column names, its line, where the records start.
-struct Header {
-    names: Vec<String>,
-    line: usize,
-    body_start: usize,
+/// The field delimiter `opts` ask for (`,` by default).
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] for a quote or a line end.
+pub(super) fn delimiter_of(opts: &FrameOptions) -> Result<u8> {
+    let delimiter = if opts.delimiter == 0 {
+        b','
+    } else {
+        opts.delimiter
+    };
+    if matches!(delimiter, b'"' | b'\n' | b'\r') {
+        return Err(Error::InvalidArgument {
+            name: "delimiter".into(),
+            message: format!("{:?} cannot be a field delimiter", delimiter as char),
+        });
+    }
+    Ok(delimiter)
 }
 
-fn read_header(bytes: &[u8], delimiter: u8, path: &Path) -> Result<Header> {
+/// The header record: column names, its line, where the records start.
+pub(super) struct Header {
+    pub(super) names: Vec<String>,
+    pub(super) line: usize,
+    pub(super) body_start: usize,
+}
+
+pub(super) fn read_header(bytes: &[u8], delimiter: u8, path: &Path) -> Result<Header> {
     let err = |line: usize, column: usize, message: String| Error::Parse {
         path: path.to_path_buf(),
         line,
@@ -158,7 +178,7 @@ fn read_header(bytes: &[u8], delimiter: u8, path: &Path) -> Result<Header> {
     })
 }
 
-fn newlines(bytes: &[u8]) -> usize {
+pub(super) fn newlines(bytes: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', bytes).count()
 }
 
@@ -224,18 +244,66 @@ fn record_starts_after(body: &[u8], delimiter: u8, targets: &[usize]) -> Vec<usi
     out
 }
 
+/// Where the parts' bytes are: the records after the header in memory, or
+/// in a file, read a part at a time (at `offset` plus the part's range).
+pub(super) enum Body<'a> {
+    Bytes(&'a [u8]),
+    #[cfg(unix)]
+    File {
+        file: &'a std::fs::File,
+        offset: u64,
+    },
+}
+
+/// Why the parts could not be read.
+pub(super) enum PartsError {
+    /// A record's error (its line counted from the file's start).
+    Part(PartError),
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// A part read from a file holds a quote, so the cuts may be inside a
+    /// quoted field: the file is to be read whole.
+    Quoted,
+}
+
+impl Body<'_> {
+    /// `f` of the bytes of `range` (`buffer` holds them for a file).
+    fn with_part<R>(
+        &self,
+        range: Range<usize>,
+        buffer: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> std::result::Result<R, PartsError>,
+    ) -> std::result::Result<R, PartsError> {
+        match self {
+            Body::Bytes(b) => f(&b[range]),
+            #[cfg(unix)]
+            Body::File { file, offset } => {
+                use std::os::unix::fs::FileExt;
+                buffer.clear();
+                buffer.resize(range.len(), 0);
+                file.read_exact_at(buffer.as_mut_slice(), offset + range.start as u64)
+                    .map_err(PartsError::Io)?;
+                if memchr::memchr(b'"', buffer).is_some() {
+                    return Err(PartsError::Quoted);
+                }
+                f(buffer)
+            }
+        }
+    }
+}
+
 /// Reads every part (in parallel), then joins them in order. A column that
 /// an earlier part found to be text is read again as text from the start of
 /// the parts after it that had read numbers in it, as one sequential read
 /// would have; the first error in file order is the one reported.
-fn read_parts(
-    body: &[u8],
+pub(super) fn read_parts(
+    body: &Body<'_>,
     ranges: &[Range<usize>],
     first_line: usize,
     delimiter: u8,
     header: &Header,
     na: &NaTokens,
-) -> std::result::Result<(Vec<Builder>, Vec<usize>), PartError> {
+) -> std::result::Result<(Vec<Builder>, Vec<usize>), PartsError> {
     let ncols = header.names.len();
     let reader = PartReader {
         delimiter,
@@ -243,43 +311,65 @@ fn read_parts(
         na,
     };
     let as_numbers = vec![false; ncols];
-    let newlines_in: Vec<usize> = ranges
-        .par_iter()
-        .map(|r| newlines(&body[r.clone()]))
-        .collect();
-    let total_rows: usize = newlines_in.iter().sum::<usize>() + ranges.len();
-    // The first part's columns become the frame's: room for every row.
-    let read = |k: usize, text: &[bool]| {
-        let rows = if k == 0 {
-            total_rows
-        } else {
-            newlines_in[k] + 1
-        };
-        reader.read(&body[ranges[k].clone()], text, rows)
+    let body_len = ranges.last().map_or(0, |r| r.end);
+    // Part k's records and line ends; the first part's columns become the
+    // frame's, so it makes room for every row (estimated from its own
+    // rows per byte where the other parts are not read yet).
+    let read = |k: usize, text: &[bool], buffer: &mut Vec<u8>| {
+        body.with_part(ranges[k].clone(), buffer, |bytes| {
+            let newlines = newlines(bytes);
+            let rows = if k == 0 {
+                let per_byte = (newlines + 1) as f64 / bytes.len().max(1) as f64;
+                (per_byte * body_len as f64 * 1.02) as usize + ranges.len()
+            } else {
+                newlines + 1
+            };
+            let part = reader.read(bytes, text, rows).map_err(PartsError::Part)?;
+            Ok((part, newlines))
+        })
     };
-    let first: Vec<std::result::Result<Part, PartError>> = (0..ranges.len())
+    // Parts go to the workers in runs of consecutive parts, each run
+    // reusing one buffer for a file's parts.
+    let per_worker = ranges.len().div_ceil(rayon::current_num_threads().max(1));
+    let first: Vec<std::result::Result<(Part, usize), PartsError>> = (0..ranges.len())
         .into_par_iter()
-        .map(|k| read(k, &as_numbers))
+        .with_min_len(per_worker.max(1))
+        .map_init(Vec::new, |buffer, k| read(k, &as_numbers, buffer))
         .collect();
+    if first.iter().any(|r| matches!(r, Err(PartsError::Quoted))) {
+        return Err(PartsError::Quoted);
+    }
     let mut text = vec![false; ncols];
     let mut builders: Vec<Builder> = (0..ncols).map(|_| Builder::Numbers(Vec::new())).collect();
-    let mut lines = Vec::with_capacity(total_rows);
+    let mut lines = Vec::new();
     let mut base = first_line;
+    let mut buffer = Vec::new();
     for (k, result) in first.into_iter().enumerate() {
         let reread = text.iter().any(|&t| t)
             && match &result {
-                Ok(p) => p
+                Ok((p, _)) => p
                     .builders
                     .iter()
                     .zip(&text)
                     .any(|(b, &t)| t && b.numbers_read() > 0),
-                Err(e) => e.infinite.is_some_and(|c| text[c]),
+                Err(PartsError::Part(e)) => e.infinite.is_some_and(|c| text[c]),
+                Err(_) => false,
             };
-        let result = if reread { read(k, &text) } else { result };
-        let part = result.map_err(|e| PartError {
-            line: base + e.line,
-            ..e
+        let result = if reread {
+            read(k, &text, &mut buffer)
+        } else {
+            result
+        };
+        let (part, newlines) = result.map_err(|e| match e {
+            PartsError::Part(e) => PartsError::Part(PartError {
+                line: base + e.line,
+                ..e
+            }),
+            other => other,
         })?;
+        if k == 0 {
+            lines.reserve(part.lines.capacity());
+        }
         lines.extend(part.lines.iter().map(|l| base + l));
         // Columns join independently: in parallel.
         builders
@@ -290,7 +380,7 @@ fn read_parts(
                 all.append(b);
                 *t = matches!(all, Builder::Text { .. });
             });
-        base += newlines_in[k];
+        base += newlines;
     }
     Ok((builders, lines))
 }

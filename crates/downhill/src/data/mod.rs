@@ -12,6 +12,7 @@
 mod column_builder;
 mod columns;
 pub mod csv;
+mod csv_file;
 mod csv_options;
 mod csv_part;
 mod decimal;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::frame::{Column, ColumnValues, Frame, FrameOptions};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Reads a file into a [`Frame`]: `.npy`/`.npz` as numeric arrays (see
 /// [`read_npy_table`](super::read_npy_table) for their layout and column
@@ -23,41 +23,8 @@ pub fn read_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
     match ext.as_str() {
         "npy" | "npz" => npy_frame(path),
         "parquet" | "pq" => super::parquet_frame(path, opts),
-        _ => {
-            let bytes = read_bytes(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            super::parse_csv_frame(&bytes, path, opts)
-        }
+        _ => super::csv_file::read_csv_file(path, opts),
     }
-}
-
-/// Bytes per piece of a large file read on its own thread.
-const READ_PIECE: usize = 16 << 20;
-
-/// The whole file, as `std::fs::read` gives it; a large regular file is read
-/// in pieces on every core (positioned reads into disjoint parts of one
-/// buffer), which halves the time of copying it from the page cache on two.
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    #[cfg(unix)]
-    {
-        use rayon::prelude::*;
-        use std::os::unix::fs::FileExt;
-        let file = std::fs::File::open(path)?;
-        let meta = file.metadata()?;
-        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        if meta.is_file() && len >= 2 * READ_PIECE && rayon::current_num_threads() > 1 {
-            let mut bytes = vec![0u8; len];
-            bytes
-                .par_chunks_mut(READ_PIECE)
-                .enumerate()
-                .try_for_each(|(k, piece)| file.read_exact_at(piece, (k * READ_PIECE) as u64))?;
-            // A file that shrank meanwhile is an error (unexpected end of file).
-            return Ok(bytes);
-        }
-    }
-    std::fs::read(path)
 }
 
 /// An NPY/NPZ table as a frame: its features and target(s) as numeric columns.
