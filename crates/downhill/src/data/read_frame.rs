@@ -12,8 +12,9 @@ use crate::Result;
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] naming the
-/// file (and line and column for CSV) for malformed contents.
+/// [`Error::Io`](crate::Error::Io) if the file cannot be read;
+/// [`Error::Parse`](crate::Error::Parse) naming the file (and line and
+/// column for CSV) for malformed contents.
 pub fn read_frame(path: &Path, opts: &FrameOptions) -> Result<Frame> {
     let ext = path
         .extension()
