@@ -83,17 +83,7 @@ pub fn parse_csv(bytes: &[u8], path: &Path, opts: &CsvOptions) -> Result<Table> 
         column,
         message,
     };
-    let delimiter = if opts.delimiter == 0 {
-        b','
-    } else {
-        opts.delimiter
-    };
-    if matches!(delimiter, b'"' | b'\n' | b'\r') {
-        return Err(Error::InvalidArgument {
-            name: "delimiter".into(),
-            message: format!("{:?} cannot be a field delimiter", delimiter as char),
-        });
-    }
+    let delimiter = super::frame_csv::delimiter_of(opts.delimiter)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(err(1, 0, "empty file: expected a header row".into()));

@@ -8,10 +8,9 @@
 
 use std::path::Path;
 
-use super::column_builder::frame_from_builders;
 use super::csv_part::NaTokens;
 use super::frame::{Frame, FrameOptions};
-use super::frame_csv::{delimiter_of, newlines, read_header, read_parts, Body, PartsError};
+use super::frame_csv::{delimiter_of, finish, newlines, read_header, read_parts, Body, PartsError};
 use crate::{Error, Result};
 
 /// Bytes per piece of a large file read whole on its own thread.
@@ -72,7 +71,7 @@ fn read_in_parts(
         path: path.to_path_buf(),
         source,
     };
-    let delimiter = delimiter_of(opts)?;
+    let delimiter = delimiter_of(opts.delimiter)?;
     let head = read_at(file, 0, HEAD_BYTES.min(len)).map_err(io)?;
     let bom = if head.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -114,23 +113,7 @@ fn read_in_parts(
             })
         }
     };
-    if lines.is_empty() {
-        return Err(Error::Parse {
-            path: path.to_path_buf(),
-            line: header.line,
-            column: 0,
-            message: "no data rows after the header".into(),
-        });
-    }
-    let rows = lines.len();
-    Ok(Some(frame_from_builders(
-        path,
-        header.names,
-        builders,
-        rows,
-        Some(lines),
-        header.line,
-    )))
+    finish(path, header, builders, lines).map(Some)
 }
 
 /// The body (`body_len` bytes from `offset`) cut into at most `parts`

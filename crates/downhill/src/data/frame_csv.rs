@@ -49,7 +49,7 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
         column,
         message,
     };
-    let delimiter = delimiter_of(opts)?;
+    let delimiter = delimiter_of(opts.delimiter)?;
     let na = NaTokens::new(opts.na_values());
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -81,8 +81,27 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
         PartsError::Part(e) => err(e.line, e.column, e.message),
         PartsError::Io(_) | PartsError::Quoted => unreachable!("memory parts are not read"),
     })?;
+    finish(path, header, builders, lines)
+}
+
+/// The frame of the joined parts.
+///
+/// # Errors
+///
+/// [`Error::Parse`] if there is no data row.
+pub(super) fn finish(
+    path: &Path,
+    header: Header,
+    builders: Vec<Builder>,
+    lines: Vec<usize>,
+) -> Result<Frame> {
     if lines.is_empty() {
-        return Err(err(header.line, 0, "no data rows after the header".into()));
+        return Err(Error::Parse {
+            path: path.to_path_buf(),
+            line: header.line,
+            column: 0,
+            message: "no data rows after the header".into(),
+        });
     }
     let rows = lines.len();
     Ok(frame_from_builders(
@@ -95,17 +114,13 @@ fn parse_in_parts(bytes: &[u8], path: &Path, opts: &FrameOptions, parts: usize) 
     ))
 }
 
-/// The field delimiter `opts` ask for (`,` by default).
+/// The field delimiter asked for (`0`: the default `,`).
 ///
 /// # Errors
 ///
 /// [`Error::InvalidArgument`] for a quote or a line end.
-pub(super) fn delimiter_of(opts: &FrameOptions) -> Result<u8> {
-    let delimiter = if opts.delimiter == 0 {
-        b','
-    } else {
-        opts.delimiter
-    };
+pub(super) fn delimiter_of(requested: u8) -> Result<u8> {
+    let delimiter = if requested == 0 { b',' } else { requested };
     if matches!(delimiter, b'"' | b'\n' | b'\r') {
         return Err(Error::InvalidArgument {
             name: "delimiter".into(),
