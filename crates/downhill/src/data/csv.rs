@@ -83,7 +83,7 @@ pub fn parse_csv(bytes: &[u8], path: &Path, opts: &CsvOptions) -> Result<Table> 
         column,
         message,
     };
-    let delimiter = super::frame_csv::delimiter_of(opts.delimiter)?;
+    let delimiter = delimiter_of(opts.delimiter)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(err(1, 0, "empty file: expected a header row".into()));
@@ -416,6 +416,22 @@ pub(crate) fn unclosed_quote(bytes: &[u8], delimiter: u8) -> Option<(usize, usiz
         i += 1;
     }
     open
+}
+
+/// The field delimiter asked for (`0`: the default `,`).
+///
+/// # Errors
+///
+/// [`Error::InvalidArgument`] for a quote or a line end.
+pub(super) fn delimiter_of(requested: u8) -> Result<u8> {
+    let delimiter = if requested == 0 { b',' } else { requested };
+    if matches!(delimiter, b'"' | b'\n' | b'\r') {
+        return Err(Error::InvalidArgument {
+            name: "delimiter".into(),
+            message: format!("{:?} cannot be a field delimiter", delimiter as char),
+        });
+    }
+    Ok(delimiter)
 }
 
 #[cfg(test)]

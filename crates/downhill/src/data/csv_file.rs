@@ -8,9 +8,10 @@
 
 use std::path::Path;
 
+use super::csv::delimiter_of;
 use super::csv_part::NaTokens;
 use super::frame::{Frame, FrameOptions};
-use super::frame_csv::{delimiter_of, finish, newlines, read_header, read_parts, Body, PartsError};
+use super::frame_csv::{finish, newlines, read_header, read_parts, Body, PartsError};
 use crate::{Error, Result};
 
 /// Bytes per piece of a large file read whole on its own thread.

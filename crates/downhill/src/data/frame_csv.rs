@@ -11,7 +11,7 @@ use csv::ByteRecord;
 use rayon::prelude::*;
 
 use super::column_builder::{frame_from_builders, Builder};
-use super::csv::{to_usize, unclosed_quote, LineCounter};
+use super::csv::{delimiter_of, to_usize, unclosed_quote, LineCounter};
 use super::csv_part::{csv_reader, NaTokens, Part, PartError, PartReader};
 use super::frame::{Frame, FrameOptions};
 use super::target::quote;
@@ -112,22 +112,6 @@ pub(super) fn finish(
         Some(lines),
         header.line,
     ))
-}
-
-/// The field delimiter asked for (`0`: the default `,`).
-///
-/// # Errors
-///
-/// [`Error::InvalidArgument`] for a quote or a line end.
-pub(super) fn delimiter_of(requested: u8) -> Result<u8> {
-    let delimiter = if requested == 0 { b',' } else { requested };
-    if matches!(delimiter, b'"' | b'\n' | b'\r') {
-        return Err(Error::InvalidArgument {
-            name: "delimiter".into(),
-            message: format!("{:?} cannot be a field delimiter", delimiter as char),
-        });
-    }
-    Ok(delimiter)
 }
 
 /// The header record: column names, its line, where the records start.
