@@ -89,6 +89,31 @@ impl BatchNorm {
         self.training
     }
 
+    /// Folds a training batch's per-channel `mean` and biased `var` into
+    /// the running statistics (the variance made unbiased, as PyTorch does).
+    fn track(&self, x: &Tensor, mean: &[f64], var: &[f64]) {
+        crate::no_grad(|| {
+            let c = x.shape()[1];
+            let n = (x.numel() / c.max(1)) as f64;
+            let nbt = self.num_batches_tracked.item() + 1.0;
+            self.num_batches_tracked.assign_(&Tensor::full(
+                &[],
+                nbt,
+                self.num_batches_tracked.dtype(),
+            ));
+            let m = self.momentum.unwrap_or(1.0 / nbt);
+            let dtype = self.running_mean.dtype();
+            let bm = Tensor::from_vec(mean.to_vec(), &[c]).to_dtype(dtype);
+            let unbiased = n / (n - 1.0).max(1.0);
+            let bv = Tensor::from_vec(var.iter().map(|v| v * unbiased).collect::<Vec<f64>>(), &[c])
+                .to_dtype(dtype);
+            self.running_mean
+                .assign_(&(self.running_mean.mul_scalar(1.0 - m) + bm.mul_scalar(m)));
+            self.running_var
+                .assign_(&(self.running_var.mul_scalar(1.0 - m) + bv.mul_scalar(m)));
+        });
+    }
+
     /// Shape [1, C, 1, …] that broadcasts a per-channel vector over `x`.
     fn channel_shape(x: &Tensor) -> Vec<usize> {
         let mut s = vec![1; x.ndim()];
@@ -107,38 +132,24 @@ impl Module for BatchNorm {
             self.running_mean.numel()
         );
         let cs = Self::channel_shape(x);
-        let axes: Vec<isize> = (0..x.ndim() as isize).filter(|&d| d != 1).collect();
         let use_batch = self.training || !self.track_running_stats;
-        let (mean, var) = if use_batch {
-            let mean = x.mean_dims(&axes, true);
-            let var = (x - &mean).square().mean_dims(&axes, true);
+        if use_batch {
+            // One op: the batch's moments, the normalized output and its backward.
+            let (y, mean, var) = crate::ops::norm::batch_norm_train(
+                x,
+                self.weight.as_ref(),
+                self.bias.as_ref(),
+                self.eps,
+            );
             if self.training && self.track_running_stats {
-                crate::no_grad(|| {
-                    let n = (x.numel() / x.shape()[1]) as f64;
-                    let nbt = self.num_batches_tracked.item() + 1.0;
-                    self.num_batches_tracked.assign_(&Tensor::full(
-                        &[],
-                        nbt,
-                        self.num_batches_tracked.dtype(),
-                    ));
-                    let m = self.momentum.unwrap_or(1.0 / nbt);
-                    let bm = mean.reshape(&[x.shape()[1]]);
-                    let bv = var
-                        .reshape(&[x.shape()[1]])
-                        .mul_scalar(n / (n - 1.0).max(1.0));
-                    self.running_mean
-                        .assign_(&(self.running_mean.mul_scalar(1.0 - m) + bm.mul_scalar(m)));
-                    self.running_var
-                        .assign_(&(self.running_var.mul_scalar(1.0 - m) + bv.mul_scalar(m)));
-                });
+                self.track(x, &mean, &var);
             }
-            (mean, var)
-        } else {
-            (
-                self.running_mean.reshape(&cs),
-                self.running_var.reshape(&cs),
-            )
-        };
+            return y;
+        }
+        let (mean, var) = (
+            self.running_mean.reshape(&cs),
+            self.running_var.reshape(&cs),
+        );
         let mut y = &(x - &mean) / &var.add_scalar(self.eps).sqrt();
         if let Some(w) = &self.weight {
             y = &y * &w.reshape(&cs);

@@ -24,6 +24,25 @@ pub(crate) fn gemm<T: Element>(
     c: &mut [T],
     accumulate: bool,
 ) {
+    gemm_on(true, m, n, k, a, ta, b, tb, c, accumulate);
+}
+
+/// [`gemm`], on the calling thread alone unless `parallel` (and the product
+/// is large enough to split): for products that are themselves one of many
+/// parallel tasks.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_on<T: Element>(
+    parallel: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    ta: bool,
+    b: &[T],
+    tb: bool,
+    c: &mut [T],
+    accumulate: bool,
+) {
     debug_assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -36,7 +55,7 @@ pub(crate) fn gemm<T: Element>(
     }
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    let par = if m * n * k >= PAR_FLOPS && rayon::current_num_threads() > 1 {
+    let par = if parallel && m * n * k >= PAR_FLOPS && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None

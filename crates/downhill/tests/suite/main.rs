@@ -26,6 +26,7 @@ mod swalr_reference;
 mod tables;
 mod tensorboard_python;
 mod tensorboard_records;
+mod torch_batch_norm;
 mod torch_conv_pool;
 mod trainer_averaging;
 mod trainer_interrupt;

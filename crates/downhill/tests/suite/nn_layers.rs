@@ -126,7 +126,15 @@ proptest! {
         check(|v| bn.forward(&v[0]), std::slice::from_ref(&x))?;
         let x4 = away_from_kinks(&mut g, &[2, i, 2, 3]);
         let bn2 = BatchNorm::with_options(i, 1e-5, Some(0.1), true, true, DType::F64);
-        check(|v| bn2.forward(&v[0]), &[x4])?;
+        check(|v| bn2.forward(&v[0]), std::slice::from_ref(&x4))?;
+        // γ and β too (random, not the initial ones and zeros).
+        let (gamma, beta) = (away_from_kinks(&mut g, &[i]), away_from_kinks(&mut g, &[i]));
+        check(|v| {
+            let mut bn = BatchNorm::with_options(i, 1e-5, Some(0.1), true, true, DType::F64);
+            bn.weight = Some(v[1].clone());
+            bn.bias = Some(v[2].clone());
+            bn.forward(&v[0])
+        }, &[x4, gamma, beta])?;
         let ln = LayerNorm::with_dtype(&[i], 1e-5, true, true, DType::F64);
         check(|v| ln.forward(&v[0]), std::slice::from_ref(&x))?;
         let emb = Embedding::with_dtype(5, 3, Some(0), DType::F64, &mut g);
