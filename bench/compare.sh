@@ -9,6 +9,7 @@
 # the ratio downhill / PyTorch, the MLPs' GFLOP/s as a share of downhill's own
 # sgemm in the same run, and whether the performance issue's goal is met. Without
 # torch (pip install torch numpy) it prints downhill's figures alone.
+# COMPARE_KEEP=DIR keeps the raw JSON lines of both sides there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-2}"
@@ -36,6 +37,9 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 
+if [ -n "${COMPARE_KEEP:-}" ]; then
+  cp "$OUT"/*.jsonl "$COMPARE_KEEP"/
+fi
 python3 - "$OUT" "$THREADS" "$have_torch" <<'PY'
 import json, sys, os
 out, threads, have_torch = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
@@ -74,7 +78,8 @@ for w in d:
     kind, goal = goals.get(w, (None, None))
     got = {"ratio": ratio, "rate": dv, "sgemm": share}.get(kind)
     met = "" if got is None else ("yes" if got >= goal else "NO")
-    goal_text = {"ratio": f"{goal}x", "rate": f"{goal:,.0f}/s", "sgemm": f"{goal:.0%} sgemm"}.get(kind, "-")
+    goal_text = "-" if kind is None else {"ratio": lambda: f"{goal}x", "rate": lambda: f"{goal:,.0f}/s",
+                                          "sgemm": lambda: f"{goal:.0%} sgemm"}[kind]()
     print(f"| {w:<16} | {unit:<8} | {tv if tv else float('nan'):>12.1f} | {dv:>12.1f} | "
           f"{(f'{ratio:.2f}x' if ratio else '-'):>8} | {(f'{share:.0%}' if share else '-'):>7} | {goal_text:>12} | {met:<3} |")
 PY
