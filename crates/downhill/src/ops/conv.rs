@@ -331,9 +331,12 @@ fn forward<T: Element + HasStorage>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
     chunks(&mut out, g.o * l, b, |chunk, part, scratch, parallel| {
         let images = part.len() / (g.o * l).max(1);
         let (cols, y) = scratch.buffers(k, og, images * l);
+        // One image, one group: the product [O, L] is the image's output.
+        let direct = images == 1 && g.cfg.groups == 1;
         for group in 0..g.cfg.groups {
             im2col(x, g, group, chunk * b, cols, parallel);
             let wg = &w[group * og * k..(group + 1) * og * k];
+            let dst: &mut [T] = if direct { part } else { y };
             gemm_on(
                 parallel,
                 og,
@@ -343,9 +346,17 @@ fn forward<T: Element + HasStorage>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Ge
                 false,
                 cols,
                 false,
-                y,
+                dst,
                 false,
             );
+            if direct {
+                if let Some(bias) = bias {
+                    for (row, &shift) in part.chunks_mut(l).zip(bias) {
+                        row.iter_mut().for_each(|d| *d += shift);
+                    }
+                }
+                return;
+            }
             // [Og, b·L] → out[n, group·Og + o, l] (+ bias)
             for (n, on) in part.chunks_mut(g.o * l).enumerate() {
                 for o in 0..og {
@@ -391,16 +402,22 @@ impl Conv2d {
         let mut dw = vec![T::ZERO; if want_dw { g.o * k } else { 0 }];
         let mut dx = dx;
         let mut dwt = Vec::new();
-        let (cols, gg) = scratch.buffers(k, og, cols_n);
+        let (cols, gather) = scratch.buffers(k, og, cols_n);
         for group in 0..g.cfg.groups {
-            // G_g [Og, b·L] for these images.
-            for (o, row) in gg.chunks_mut(cols_n).enumerate() {
-                let oc = group * og + o;
-                for (i, dst) in row.chunks_mut(l).enumerate() {
-                    let n = n0 + i;
-                    dst.copy_from_slice(&gy[(n * g.o + oc) * l..(n * g.o + oc + 1) * l]);
+            // G_g [Og, b·L] for these images: for one image and one group,
+            // the image's rows of gy as they are.
+            let gg: &[T] = if images == 1 && g.cfg.groups == 1 {
+                &gy[n0 * g.o * l..(n0 + 1) * g.o * l]
+            } else {
+                for (o, row) in gather.chunks_mut(cols_n).enumerate() {
+                    let oc = group * og + o;
+                    for (i, dst) in row.chunks_mut(l).enumerate() {
+                        let n = n0 + i;
+                        dst.copy_from_slice(&gy[(n * g.o + oc) * l..(n * g.o + oc + 1) * l]);
+                    }
                 }
-            }
+                gather
+            };
             if want_dw {
                 // dW_gᵀ = cols · G_gᵀ over this chunk's columns, then
                 // transposed: the same product with the long b·L axis on the
@@ -724,11 +741,19 @@ mod tests {
     /// dilation and groups, on one thread and in parallel.
     #[test]
     fn chunks_of_any_size_give_the_direct_convolution() {
+        for groups in [1, 2] {
+            chunks_of_any_size_with(groups);
+        }
+    }
+
+    /// One image per chunk and one group writes the product straight into
+    /// the output (and reads gy as it is); the others go through buffers.
+    fn chunks_of_any_size_with(groups: usize) {
         let cfg = Conv2dConfig {
             stride: (2, 1),
             padding: (1, 2),
             dilation: (1, 2),
-            groups: 2,
+            groups,
         };
         let (n, c, h, w, o, kh, kw) = (5, 4, 7, 9, 6, 3, 2);
         let oh = conv_out(h, kh, cfg.stride.0, cfg.padding.0, cfg.dilation.0);
@@ -736,7 +761,7 @@ mod tests {
         let mut gen = Generator::new(3);
         let mut draw = |len: usize| Tensor::randn(&[len], &mut gen).to_vec_f64();
         let x = draw(n * c * h * w);
-        let wt = draw(o * (c / 2) * kh * kw);
+        let wt = draw(o * (c / groups) * kh * kw);
         let b = draw(o);
         let gy = draw(n * o * oh * ow);
         for chunk in [1, 2, 3, 5] {
@@ -746,7 +771,7 @@ mod tests {
                 h,
                 w,
                 o,
-                cg: c / 2,
+                cg: c / groups,
                 kh,
                 kw,
                 oh,
