@@ -151,6 +151,25 @@ fn run() {
     }
 }
 
+/// Steps/s of a 10-class classifier's training step on the batch `x` (random
+/// labels): cross-entropy, backward, Adam(lr 1e-3), timed by [`time`].
+fn classifier_steps(
+    params: Vec<Tensor>,
+    forward: impl Fn(&Tensor) -> Tensor,
+    x: &Tensor,
+    warmup: usize,
+    seconds: f64,
+    g: &mut Generator,
+) -> f64 {
+    let y: Vec<usize> = (0..x.shape()[0]).map(|_| g.below(10) as usize).collect();
+    let mut opt = Adam::default().lr(1e-3).build(params).expect("valid Adam");
+    let ce = CrossEntropyLoss::default();
+    time(warmup, seconds, || {
+        let loss = ce.loss(&forward(x), &y);
+        opt.step(&loss.backward());
+    })
+}
+
 fn lenet_bench(g: &mut Generator) {
     let batch = 64;
     let model = Sequential::new()
@@ -167,16 +186,7 @@ fn lenet_bench(g: &mut Generator) {
         .push(ReLU)
         .push(Linear::new(84, 10, true, g));
     let x = Tensor::randn(&[batch, 1, 28, 28], g);
-    let y: Vec<usize> = (0..batch).map(|_| g.below(10) as usize).collect();
-    let mut opt = Adam::default()
-        .lr(1e-3)
-        .build(model.parameters())
-        .expect("valid Adam");
-    let ce = CrossEntropyLoss::default();
-    let rate = time(10, 3.0, || {
-        let loss = ce.loss(&model.forward(&x), &y);
-        opt.step(&loss.backward());
-    });
+    let rate = classifier_steps(model.parameters(), |x| model.forward(x), &x, 10, 3.0, g);
     println!(
         "{{\"workload\": \"lenet_cnn\", \"batch\": {batch}, \"opt\": \"adam\", \"steps_per_s\": {rate}, \"samples_per_s\": {}}}",
         rate * batch as f64
@@ -241,16 +251,7 @@ fn resnet_block_bench(g: &mut Generator) {
     let (batch, c, side) = (32, 64, 32);
     let model = ResidualBlock::new(c, g);
     let x = Tensor::randn(&[batch, c, side, side], g);
-    let y: Vec<usize> = (0..batch).map(|_| g.below(10) as usize).collect();
-    let mut opt = Adam::default()
-        .lr(1e-3)
-        .build(model.parameters())
-        .expect("valid Adam");
-    let ce = CrossEntropyLoss::default();
-    let rate = time(3, 5.0, || {
-        let loss = ce.loss(&model.forward(&x), &y);
-        opt.step(&loss.backward());
-    });
+    let rate = classifier_steps(model.parameters(), |x| model.forward(x), &x, 3, 5.0, g);
     // Two 3×3 convolutions, forward and the two backward products each.
     let flops = 2 * 3 * 2 * batch * side * side * c * c * 9;
     println!(

@@ -11,27 +11,11 @@ use crate::tensor::{Element, Tensor};
 const PAR_FLOPS: usize = 1 << 21;
 
 /// `c (+)= op(a)·op(b)` for one m×n result; `a` holds m×k (k×m if `ta`),
-/// `b` holds k×n (n×k if `tb`), all row-major.
+/// `b` holds k×n (n×k if `tb`), all row-major. On the calling thread alone
+/// unless `parallel` (and the product is large enough to split): products that
+/// are themselves one of many parallel tasks pass `false`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm<T: Element>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[T],
-    ta: bool,
-    b: &[T],
-    tb: bool,
-    c: &mut [T],
-    accumulate: bool,
-) {
-    gemm_on(true, m, n, k, a, ta, b, tb, c, accumulate);
-}
-
-/// [`gemm`], on the calling thread alone unless `parallel` (and the product
-/// is large enough to split): for products that are themselves one of many
-/// parallel tasks.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_on<T: Element>(
     parallel: bool,
     m: usize,
     n: usize,
@@ -115,7 +99,7 @@ fn batched<T: Element>(
     let nb = numel(&batch);
     let mut out = vec![T::ZERO; nb * m * n];
     if batch.is_empty() {
-        gemm(m, n, k, a, ta, b, tb, &mut out, false);
+        gemm(true, m, n, k, a, ta, b, tb, &mut out, false);
     } else {
         // Offsets (in matrices) of each batch entry into a and b.
         let stra = broadcast_strides(ba, &batch);
@@ -129,6 +113,7 @@ fn batched<T: Element>(
                 ob += id * strb[d];
             }
             gemm(
+                true,
                 m,
                 n,
                 k,
@@ -263,12 +248,14 @@ impl Backward for Linear {
             ($T:ty, $g:expr, $x:expr, $w:expr) => {{
                 if sink.wants(0) {
                     let mut dx = vec![<$T>::ZERO; rows * in_f];
-                    gemm(rows, in_f, out_f, $g, false, $w, false, &mut dx, false);
+                    gemm(
+                        true, rows, in_f, out_f, $g, false, $w, false, &mut dx, false,
+                    );
                     sink.add(0, Tensor::from_storage(<$T>::wrap(dx), x.shape().to_vec()));
                 }
                 if sink.wants(1) {
                     let mut dw = vec![<$T>::ZERO; out_f * in_f];
-                    gemm(out_f, in_f, rows, $g, true, $x, false, &mut dw, false);
+                    gemm(true, out_f, in_f, rows, $g, true, $x, false, &mut dw, false);
                     sink.add(1, Tensor::from_storage(<$T>::wrap(dw), vec![out_f, in_f]));
                 }
                 if self.has_bias && sink.wants(2) {
@@ -339,7 +326,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
                     }
                     None => vec![<$T>::ZERO; rows * out_f],
                 };
-                gemm(rows, out_f, in_f, $x, false, $w, true, &mut y, true);
+                gemm(true, rows, out_f, in_f, $x, false, $w, true, &mut y, true);
                 <$T>::wrap(y)
             }};
         }
