@@ -28,7 +28,7 @@ impl Layout {
         (self.n * self.s) as f64
     }
 
-    /// `f(block)` for each of channel `ch`'s N contiguous blocks of S.
+    /// Channel `ch`'s N contiguous blocks of S, sample by sample.
     fn blocks<'a, T>(&self, x: &'a [T], ch: usize) -> impl Iterator<Item = &'a [T]> + 'a {
         let (c, s) = (self.c, self.s);
         (0..self.n).map(move |i| &x[(i * c + ch) * s..(i * c + ch + 1) * s])
@@ -72,15 +72,20 @@ fn sum_pairs<T: Element>(a: &[T], b: &[T], f: impl Fn(f64, f64) -> f64) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+/// Σ f(a[i]) in `f64`, as [`sum_pairs`] does.
+fn sum_map<T: Element>(a: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    sum_pairs(a, a, |v, _| f(v))
+}
+
 /// Per channel: the mean and the biased variance (two passes).
 fn moments<T: Element>(x: &[T], l: Layout) -> Vec<(f64, f64)> {
     l.per_channel(|ch| {
         let m = l.count();
-        let sum: f64 = l.blocks(x, ch).map(|b| sum_pairs(b, b, |v, _| v)).sum();
+        let sum: f64 = l.blocks(x, ch).map(|b| sum_map(b, |v| v)).sum();
         let mean = sum / m;
         let sq: f64 = l
             .blocks(x, ch)
-            .map(|b| sum_pairs(b, b, |v, _| (v - mean) * (v - mean)))
+            .map(|b| sum_map(b, |v| (v - mean) * (v - mean)))
             .sum();
         (mean, sq / m)
     })
@@ -111,7 +116,7 @@ impl BatchNorm {
             let mean = self.mean[ch];
             let mut s = (0.0, 0.0);
             for (xb, gb) in l.blocks(x, ch).zip(l.blocks(dy, ch)) {
-                s.0 += sum_pairs(gb, gb, |g, _| g);
+                s.0 += sum_map(gb, |g| g);
                 s.1 += sum_pairs(xb, gb, |v, g| g * (v - mean));
             }
             s
@@ -187,7 +192,7 @@ fn normalize<T: Element + HasStorage>(x: &[T], l: Layout, alpha: &[f64], beta: &
 }
 
 /// `f64` values of a per-channel parameter (`default` without one).
-fn per_channel(t: Option<&Tensor>, c: usize, default: f64) -> Vec<f64> {
+fn channel_values(t: Option<&Tensor>, c: usize, default: f64) -> Vec<f64> {
     t.map_or_else(|| vec![default; c], Tensor::to_vec_f64)
 }
 
@@ -237,8 +242,8 @@ pub(crate) fn batch_norm_train(
     };
     let (mean, var): (Vec<f64>, Vec<f64>) = stats.into_iter().unzip();
     let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let gamma = per_channel(weight, c, 1.0);
-    let shift = per_channel(bias, c, 0.0);
+    let gamma = channel_values(weight, c, 1.0);
+    let shift = channel_values(bias, c, 0.0);
     let alpha: Vec<f64> = invstd.iter().zip(&gamma).map(|(i, g)| i * g).collect();
     let beta: Vec<f64> = (0..c).map(|ch| shift[ch] - mean[ch] * alpha[ch]).collect();
     let y = {
