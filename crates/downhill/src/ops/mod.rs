@@ -7,14 +7,16 @@ pub(crate) mod conv;
 pub(crate) mod index;
 pub(crate) mod matmul;
 pub(crate) mod norm;
+pub(crate) mod patches;
 pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod unary;
 
-pub use conv::{conv1d, conv2d, conv_out, Conv2dConfig};
+pub use conv::{conv1d, conv2d};
 pub use matmul::linear;
+pub use patches::{conv_out, Conv2dConfig};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, Pool2dConfig};
 pub use unary::GeluApproximate;
 
