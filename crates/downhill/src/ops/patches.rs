@@ -84,6 +84,11 @@ impl Geometry {
         }
     }
 
+    /// The images a patch matrix of `len` elements (K × b·L) holds.
+    fn images_in(&self, len: usize) -> usize {
+        len / self.k().max(1) / self.l().max(1)
+    }
+
     pub(super) fn k(&self) -> usize {
         self.cg * self.kh * self.kw
     }
@@ -213,14 +218,8 @@ pub(super) fn im2col<T: Element>(
     cols: &mut [T],
     parallel: bool,
 ) {
-    let l = g.l();
-    let b = cols.len() / g.k().max(1) / l.max(1);
-    let Conv2dConfig {
-        stride: (sh, sw),
-        padding: (ph, pw),
-        dilation: (dh, dw),
-        ..
-    } = g.cfg;
+    let (l, b) = (g.l(), g.images_in(cols.len()));
+    let ((sh, sw), (ph, pw), (dh, dw)) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     each_part(cols, b * l, parallel, |row, out| {
         let c = group * g.cg + row / (g.kh * g.kw);
         let (i, j) = ((row / g.kw) % g.kh, row % g.kw);
@@ -261,14 +260,8 @@ pub(super) fn col2im<T: Element>(
     dx: &mut [T],
     parallel: bool,
 ) {
-    let l = g.l();
-    let b = cols.len() / g.k().max(1) / l.max(1);
-    let Conv2dConfig {
-        stride: (sh, sw),
-        padding: (ph, pw),
-        dilation: (dh, dw),
-        ..
-    } = g.cfg;
+    let (l, b) = (g.l(), g.images_in(cols.len()));
+    let ((sh, sw), (ph, pw), (dh, dw)) = (g.cfg.stride, g.cfg.padding, g.cfg.dilation);
     let hw = g.h * g.w;
     each_part(dx, hw, parallel, |plane_idx, plane| {
         let (n, c) = (plane_idx / g.c, plane_idx % g.c);
