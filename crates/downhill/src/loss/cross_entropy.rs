@@ -86,12 +86,13 @@ impl CrossEntropyLoss {
             );
             w.to_vec_f64()
         });
-        let op = FusedCe {
+        let mut op = FusedCe {
             targets: targets.to_vec(),
             weight: w,
             ignore: self.ignore_index,
             eps: self.label_smoothing,
             reduction: self.reduction,
+            probs: Vec::new(),
         };
         let (storage, shape) = op.forward(&rows);
         let out = Tensor::from_op(storage, shape, &[&rows], op);
@@ -191,6 +192,10 @@ struct FusedCe {
     ignore: Option<usize>,
     eps: f64,
     reduction: Reduction,
+    /// The softmax of each row (zeros for an ignored row), computed with
+    /// the loss and kept for the backward when the op is recorded: the
+    /// backward then takes no exponential.
+    probs: Vec<f64>,
 }
 
 impl FusedCe {
@@ -210,13 +215,22 @@ impl FusedCe {
             .sum()
     }
 
-    fn forward(&self, rows: &Tensor) -> (Storage, Vec<usize>) {
+    /// The loss; the rows' softmax is kept for the backward if the op will
+    /// be recorded.
+    fn forward(&mut self, rows: &Tensor) -> (Storage, Vec<usize>) {
         let c = rows.shape()[1];
-        let s = rows.read_storage();
-        let per: Vec<f64> = match &*s {
-            Storage::F32(x) => self.per_row(x, c),
-            Storage::F64(x) => self.per_row(x, c),
+        let recorded = crate::is_grad_enabled() && rows.requires_grad();
+        let mut probs = if recorded {
+            vec![0.0; rows.numel()]
+        } else {
+            Vec::new()
         };
+        let s = rows.read_storage();
+        let per = match &*s {
+            Storage::F32(x) => self.per_row(x, c, &mut probs),
+            Storage::F64(x) => self.per_row(x, c, &mut probs),
+        };
+        self.probs = probs;
         let (vals, shape) = match self.reduction {
             Reduction::None => (per, vec![self.targets.len()]),
             Reduction::Sum => (vec![per.iter().sum()], vec![]),
@@ -229,13 +243,14 @@ impl FusedCe {
         (storage, shape)
     }
 
-    /// ℓᵢ per row, accumulated in f64.
-    fn per_row<T: Element>(&self, x: &[T], c: usize) -> Vec<f64> {
-        let f = |(i, row): (usize, &[T])| -> f64 {
+    /// ℓᵢ per row, accumulated in f64; each row's softmax into `probs`
+    /// unless it is empty.
+    fn per_row<T: Element>(&self, x: &[T], c: usize, probs: &mut [f64]) -> Vec<f64> {
+        let f = |(i, (row, p)): (usize, (&[T], Option<&mut [f64]>))| -> f64 {
             if !self.active(i) {
                 return 0.0;
             }
-            let lse = logsumexp(row);
+            let lse = softmax_row(row, p);
             let y = self.targets[i];
             let mut l = -(1.0 - self.eps) * self.w(y) * (row[y].to_f64() - lse);
             if self.eps > 0.0 {
@@ -248,21 +263,43 @@ impl FusedCe {
             }
             l
         };
+        let kept = !probs.is_empty();
         if x.len() >= crate::ops::PAR_THRESHOLD {
-            x.par_chunks(c).enumerate().map(f).collect()
+            let rows = x.par_chunks(c);
+            if kept {
+                rows.zip(probs.par_chunks_mut(c).map(Some))
+                    .enumerate()
+                    .map(f)
+                    .collect()
+            } else {
+                rows.map(|r| (r, None)).enumerate().map(f).collect()
+            }
+        } else if kept {
+            x.chunks(c)
+                .zip(probs.chunks_mut(c).map(Some))
+                .enumerate()
+                .map(f)
+                .collect()
         } else {
-            x.chunks(c).enumerate().map(f).collect()
+            x.chunks(c).map(|r| (r, None)).enumerate().map(f).collect()
         }
     }
 
-    fn grad<T: Element>(&self, x: &[T], c: usize, g: &[T]) -> Vec<T> {
+    /// The input gradient (`n` elements of rows of `c`) for the output
+    /// gradient `g`, from the softmax kept by the forward.
+    fn grad<T: Element>(&self, n: usize, c: usize, g: &[T]) -> Vec<T> {
+        assert_eq!(
+            self.probs.len(),
+            n,
+            "cross_entropy backward: the forward kept no softmax (a bug in downhill)"
+        );
         let scale_all = match self.reduction {
             Reduction::None | Reduction::Sum => 1.0,
             _ => 1.0 / self.total_weight(),
         };
         let sum_w: f64 = (0..c).map(|k| self.w(k)).sum();
-        let mut out = vec![T::ZERO; x.len()];
-        let f = |(i, (o, row)): (usize, (&mut [T], &[T]))| {
+        let mut out = vec![T::ZERO; n];
+        let f = |(i, (o, probs)): (usize, (&mut [T], &[f64]))| {
             if !self.active(i) {
                 return;
             }
@@ -272,11 +309,9 @@ impl FusedCe {
                 g[0].to_f64()
             };
             let s = gi * scale_all;
-            let lse = logsumexp(row);
             let y = self.targets[i];
             let wy = self.w(y);
-            for (k, (o, &v)) in o.iter_mut().zip(row).enumerate() {
-                let p = (v.to_f64() - lse).exp();
+            for (k, (o, &p)) in o.iter_mut().zip(probs).enumerate() {
                 let delta = if k == y { 1.0 } else { 0.0 };
                 // d/dx: (1−ε)·w_y·(p − δ) + (ε/C)·(p·Σw − w_k)
                 let mut d = (1.0 - self.eps) * wy * (p - delta);
@@ -286,28 +321,42 @@ impl FusedCe {
                 *o = T::from_f64(s * d);
             }
         };
-        if x.len() >= crate::ops::PAR_THRESHOLD {
+        if n >= crate::ops::PAR_THRESHOLD {
             out.par_chunks_mut(c)
-                .zip(x.par_chunks(c))
+                .zip(self.probs.par_chunks(c))
                 .enumerate()
                 .for_each(f);
         } else {
-            out.chunks_mut(c).zip(x.chunks(c)).enumerate().for_each(f);
+            out.chunks_mut(c)
+                .zip(self.probs.chunks(c))
+                .enumerate()
+                .for_each(f);
         }
         out
     }
 }
 
-fn logsumexp<T: Element>(row: &[T]) -> f64 {
+/// log Σ exp of `row` (shifted by its maximum), and its softmax into
+/// `probs` if given: exp(v − max) / Σ, from the same exponentials.
+fn softmax_row<T: Element>(row: &[T], probs: Option<&mut [f64]>) -> f64 {
     let m = row
         .iter()
         .fold(f64::NEG_INFINITY, |a, &b| a.max(b.to_f64()));
     let m = if m.is_finite() { m } else { 0.0 };
-    m + row
-        .iter()
-        .map(|&v| (v.to_f64() - m).exp())
-        .sum::<f64>()
-        .ln()
+    let Some(p) = probs else {
+        return m + row
+            .iter()
+            .map(|&v| (v.to_f64() - m).exp())
+            .sum::<f64>()
+            .ln();
+    };
+    for (p, &v) in p.iter_mut().zip(row) {
+        *p = (v.to_f64() - m).exp();
+    }
+    // The same sum, in the same order, as the branch above.
+    let sum = p.iter().sum::<f64>();
+    p.iter_mut().for_each(|p| *p /= sum);
+    m + sum.ln()
 }
 
 impl Backward for FusedCe {
@@ -317,12 +366,11 @@ impl Backward for FusedCe {
     // d/dxᵢ,c = s·[(1−ε)·w_y·(softmax − onehot) + (ε/C)·(softmax·Σw − w_c)]
     fn backward(&self, inputs: &[Tensor], _out: &Tensor, grad: &Tensor, sink: &mut GradSink) {
         let rows = &inputs[0];
-        let c = rows.shape()[1];
-        let (xs, gs) = (rows.read_storage(), grad.read_storage());
-        let s = match (&*xs, &*gs) {
-            (Storage::F32(x), Storage::F32(g)) => f32::wrap(self.grad(x, c, g)),
-            (Storage::F64(x), Storage::F64(g)) => f64::wrap(self.grad(x, c, g)),
-            _ => unreachable!("gradient dtype matches"),
+        let (n, c) = (rows.numel(), rows.shape()[1]);
+        // The output gradient has the input's dtype.
+        let s = match &*grad.read_storage() {
+            Storage::F32(g) => f32::wrap(self.grad(n, c, g)),
+            Storage::F64(g) => f64::wrap(self.grad(n, c, g)),
         };
         sink.add(0, Tensor::from_storage(s, rows.shape().to_vec()));
     }
