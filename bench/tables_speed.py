@@ -9,12 +9,13 @@ the text cells missing) and a text target, and its Parquet copy (pyarrow, snappy
 round and alternately: `downhill inspect FILE --target y`; the load+encode step of `downhill train`
 (`examples/table_load`: read, infer kinds, split, fit the schema, build the f32 datasets);
 pandas.read_csv (or read_parquet) + pandas.get_dummies(dummy_na=True) + to float32 numpy. Wall
-time (best of the rounds) and peak resident memory (/usr/bin/time) of each process; the ratio
+time (best and median of the rounds) and peak resident memory (/usr/bin/time) of each process; the ratio
 pandas / downhill. The encoded f32 matrix size is printed for the memory goal (peak <= 2x it).
 """
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ dh = str(bins / "downhill")
 load = str(bins / "examples/table_load")
 py = sys.executable
 best = {}
+walls = {}
 width = None
 for r in range(rounds):
     for fmt, path in [("csv", csv), ("parquet", pq)]:
@@ -73,15 +75,18 @@ for r in range(rounds):
             key = (fmt, name)
             b = best.get(key)
             best[key] = (min(wall, b[0]) if b else wall, max(mb, b[1]) if b else mb)
+            walls.setdefault(key, []).append(wall)
     print(f"round {r + 1}/{rounds} done", file=sys.stderr)
 
 f32_mb = rows * width * 4 / 2**20
 print(f"{rows} rows, 25 feature columns -> {width} encoded inputs; encoded f32 matrix {f32_mb:.0f} MB; "
       f"CSV {csv.stat().st_size / 2**20:.0f} MB, Parquet {pq.stat().st_size / 2**20:.0f} MB; best of {rounds} rounds")
-print("| file | step | seconds | peak RSS MB | pandas / this (time) |")
-print("|---|---|---|---|---|")
+print("| file | step | best s | median s | peak RSS MB | pandas / this (best; median) |")
+print("|---|---|---|---|---|---|")
 for fmt in ["csv", "parquet"]:
     pd_t = best[(fmt, "pandas read+get_dummies")][0]
+    pd_m = statistics.median(walls[(fmt, "pandas read+get_dummies")])
     for name in ["downhill inspect", "downhill load+encode", "pandas read+get_dummies"]:
         t, mb = best[(fmt, name)]
-        print(f"| {fmt} | {name} | {t:.2f} | {mb:.0f} | {pd_t / t:.2f} |")
+        m = statistics.median(walls[(fmt, name)])
+        print(f"| {fmt} | {name} | {t:.2f} | {m:.2f} | {mb:.0f} | {pd_t / t:.2f}; {pd_m / m:.2f} |")

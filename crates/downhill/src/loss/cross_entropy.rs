@@ -263,25 +263,21 @@ impl FusedCe {
             }
             l
         };
-        let kept = !probs.is_empty();
+        // Each row's softmax slot: its rows of `probs`, or none for the
+        // rows past them (all of them when `probs` is empty).
+        let (rows, kept) = (x.len() / c, probs.len() / c);
         if x.len() >= crate::ops::PAR_THRESHOLD {
-            let rows = x.par_chunks(c);
-            if kept {
-                rows.zip(probs.par_chunks_mut(c).map(Some))
-                    .enumerate()
-                    .map(f)
-                    .collect()
-            } else {
-                rows.map(|r| (r, None)).enumerate().map(f).collect()
-            }
-        } else if kept {
-            x.chunks(c)
-                .zip(probs.chunks_mut(c).map(Some))
-                .enumerate()
-                .map(f)
-                .collect()
+            let slots = probs
+                .par_chunks_mut(c)
+                .map(Some)
+                .chain((kept..rows).into_par_iter().map(|_| None));
+            x.par_chunks(c).zip(slots).enumerate().map(f).collect()
         } else {
-            x.chunks(c).map(|r| (r, None)).enumerate().map(f).collect()
+            let slots = probs
+                .chunks_mut(c)
+                .map(Some)
+                .chain((kept..rows).map(|_| None));
+            x.chunks(c).zip(slots).enumerate().map(f).collect()
         }
     }
 
