@@ -13,6 +13,7 @@ pub(crate) mod reduce;
 pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod unary;
+pub(crate) mod wide;
 
 pub use conv::{conv1d, conv2d};
 pub use matmul::linear;

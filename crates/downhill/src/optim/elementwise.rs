@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::state::{check_name, state_error, take_tensor};
 use super::{Hyperparameters, LrTarget, Optimizer, OptimizerState};
+use crate::ops::wide::wide_copies;
 use crate::tensor::Element;
 use crate::{DType, Gradients, Result, Tensor};
 
@@ -146,7 +147,8 @@ impl<R: Rule> Elementwise<R> {
 /// reference (a closure capture, so without `noalias`), LLVM reloads them
 /// after every store to `p` and the slots and cannot vectorize the loop
 /// (4x slower Adam); as a local they live in registers. The sign of the
-/// gradient is chosen outside the loop for the same reason.
+/// gradient is chosen outside the loop for the same reason. The loop is
+/// compiled for AVX-512 or AVX2 where the CPU has them ([`wide_copies!`]).
 macro_rules! fused_pass {
     ($name:ident, $b:literal, $(($s:ident, $v:ident)),+) => {
         #[inline(always)]
@@ -176,10 +178,17 @@ macro_rules! fused_pass {
                     $($s[i] = $v;)+
                 }
             }
+            wide_copies!(fn wide[R: Rule, T: Element, const NEG: bool](
+                rule: &R,
+                c: R::Coefficients<T>,
+                p: &mut [T],
+                g: &[T],
+                $($s: &mut [T]),+
+            ) = run[R, T, NEG]);
             if rule.maximize() {
-                run::<R, T, true>(rule, *c, p, g, $($s),+)
+                wide::<R, T, true>(rule, *c, p, g, $($s),+)
             } else {
-                run::<R, T, false>(rule, *c, p, g, $($s),+)
+                wide::<R, T, false>(rule, *c, p, g, $($s),+)
             }
         }
     };
@@ -190,15 +199,27 @@ fused_pass!(pass3, 3, (a, va), (b, vb), (d, vd));
 
 #[inline(always)]
 fn pass0<R: Rule, T: Element>(rule: &R, c: &R::Coefficients<T>, p: &mut [T], g: &[T]) {
-    let c = *c;
+    #[inline(always)]
+    fn run<R: Rule, T: Element, const NEG: bool>(
+        rule: &R,
+        c: R::Coefficients<T>,
+        p: &mut [T],
+        g: &[T],
+    ) {
+        for (p, &g) in p.iter_mut().zip(g) {
+            rule.update(&c, p, if NEG { -g } else { g }, &mut []);
+        }
+    }
+    wide_copies!(fn wide[R: Rule, T: Element, const NEG: bool](
+        rule: &R,
+        c: R::Coefficients<T>,
+        p: &mut [T],
+        g: &[T]
+    ) = run[R, T, NEG]);
     if rule.maximize() {
-        for (p, &g) in p.iter_mut().zip(g) {
-            rule.update(&c, p, -g, &mut []);
-        }
+        wide::<R, T, true>(rule, *c, p, g)
     } else {
-        for (p, &g) in p.iter_mut().zip(g) {
-            rule.update(&c, p, g, &mut []);
-        }
+        wide::<R, T, false>(rule, *c, p, g)
     }
 }
 
