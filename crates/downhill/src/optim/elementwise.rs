@@ -150,14 +150,14 @@ impl<R: Rule> Elementwise<R> {
 /// gradient is chosen outside the loop for the same reason. The loop is
 /// compiled for AVX-512 or AVX2 where the CPU has them ([`wide_copies!`]).
 macro_rules! fused_pass {
-    ($name:ident, $b:literal, $(($s:ident, $v:ident)),+) => {
+    ($name:ident, $b:literal $(, ($s:ident, $v:ident))*) => {
         #[inline(always)]
         fn $name<R: Rule, T: Element>(
             rule: &R,
             c: &R::Coefficients<T>,
             p: &mut [T],
             g: &[T],
-            $($s: &mut [T]),+
+            $($s: &mut [T]),*
         ) {
             #[inline(always)]
             fn run<R: Rule, T: Element, const NEG: bool>(
@@ -165,17 +165,17 @@ macro_rules! fused_pass {
                 c: R::Coefficients<T>,
                 p: &mut [T],
                 g: &[T],
-                $($s: &mut [T]),+
+                $($s: &mut [T]),*
             ) {
                 let n = p.len();
                 let g = &g[..n];
-                $(let $s = &mut $s[..n];)+
+                $(let $s = &mut $s[..n];)*
                 for i in 0..n {
-                    let mut e: [T; $b] = [$($s[i]),+];
+                    let mut e: [T; $b] = [$($s[i]),*];
                     let gi = if NEG { -g[i] } else { g[i] };
                     rule.update(&c, &mut p[i], gi, &mut e);
-                    let [$($v),+] = e;
-                    $($s[i] = $v;)+
+                    let [$($v),*] = e;
+                    $($s[i] = $v;)*
                 }
             }
             wide_copies!(fn wide[R: Rule, T: Element, const NEG: bool](
@@ -183,45 +183,20 @@ macro_rules! fused_pass {
                 c: R::Coefficients<T>,
                 p: &mut [T],
                 g: &[T],
-                $($s: &mut [T]),+
+                $($s: &mut [T]),*
             ) = run[R, T, NEG]);
             if rule.maximize() {
-                wide::<R, T, true>(rule, *c, p, g, $($s),+)
+                wide::<R, T, true>(rule, *c, p, g $(, $s)*)
             } else {
-                wide::<R, T, false>(rule, *c, p, g, $($s),+)
+                wide::<R, T, false>(rule, *c, p, g $(, $s)*)
             }
         }
     };
 }
+fused_pass!(pass0, 0);
 fused_pass!(pass1, 1, (a, va));
 fused_pass!(pass2, 2, (a, va), (b, vb));
 fused_pass!(pass3, 3, (a, va), (b, vb), (d, vd));
-
-#[inline(always)]
-fn pass0<R: Rule, T: Element>(rule: &R, c: &R::Coefficients<T>, p: &mut [T], g: &[T]) {
-    #[inline(always)]
-    fn run<R: Rule, T: Element, const NEG: bool>(
-        rule: &R,
-        c: R::Coefficients<T>,
-        p: &mut [T],
-        g: &[T],
-    ) {
-        for (p, &g) in p.iter_mut().zip(g) {
-            rule.update(&c, p, if NEG { -g } else { g }, &mut []);
-        }
-    }
-    wide_copies!(fn wide[R: Rule, T: Element, const NEG: bool](
-        rule: &R,
-        c: R::Coefficients<T>,
-        p: &mut [T],
-        g: &[T]
-    ) = run[R, T, NEG]);
-    if rule.maximize() {
-        wide::<R, T, true>(rule, *c, p, g)
-    } else {
-        wide::<R, T, false>(rule, *c, p, g)
-    }
-}
 
 /// Runs the pass for `slots.len()` slots, on the rayon pool in chunks
 /// when the parameter is large.
