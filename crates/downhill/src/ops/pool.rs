@@ -199,6 +199,54 @@ fn out_shape(x: &Tensor, oh: usize, ow: usize) -> Vec<usize> {
     s
 }
 
+/// One output row of a 2×2, stride-2 max pool without padding: `r0` and
+/// `r1` are the two input rows (row `r0` starts at plane index `base`, rows
+/// are `w` long). Each window's first maximum, in the order the general
+/// loop visits it, and its plane index; true if the row holds a NaN (then
+/// the caller redoes it, so the first NaN wins).
+#[inline(always)]
+fn max2x2_row<T: Element>(
+    r0: &[T],
+    r1: &[T],
+    base: usize,
+    w: usize,
+    o: &mut [T],
+    ix: &mut [usize],
+) -> bool {
+    let n = o.len();
+    let (r0, r1, ix) = (&r0[..2 * n], &r1[..2 * n], &mut ix[..n]);
+    let mut nan = false;
+    for k in 0..n {
+        let at = base + 2 * k;
+        let (mut best, mut bi) = (r0[2 * k], at);
+        for (val, i) in [
+            (r0[2 * k + 1], at + 1),
+            (r1[2 * k], at + w),
+            (r1[2 * k + 1], at + w + 1),
+        ] {
+            let better = val > best;
+            best = if better { val } else { best };
+            bi = if better { i } else { bi };
+        }
+        nan |= r0[2 * k].is_nan()
+            | r0[2 * k + 1].is_nan()
+            | r1[2 * k].is_nan()
+            | r1[2 * k + 1].is_nan();
+        o[k] = best;
+        ix[k] = bi;
+    }
+    nan
+}
+
+super::wide::wide_copies!(fn max2x2_row_wide[T: Element](
+    r0: &[T],
+    r1: &[T],
+    base: usize,
+    w: usize,
+    o: &mut [T],
+    ix: &mut [usize]
+) -> bool = max2x2_row[T]);
+
 /// Max pooling over [N, C, H, W] (or [C, H, W]); padding counts as −∞; the
 /// gradient goes to the first maximum of each window (NaN wins), as in PyTorch.
 ///
@@ -254,6 +302,15 @@ pub fn max_pool2d(x: &Tensor, cfg: Pool2dConfig) -> Tensor {
                 for oy in 0..oh {
                     let orow = &mut o[oy * ow..(oy + 1) * ow];
                     let irow = &mut ix[oy * ow..(oy + 1) * ow];
+                    if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+                        // The common 2×2 window at stride 2, a row at a time
+                        // and vectorized; a row with a NaN is redone below.
+                        let base = 2 * oy * w;
+                        let (r0, r1) = (&plane[base..base + w], &plane[base + w..base + 2 * w]);
+                        if !max2x2_row_wide(r0, r1, base, w, orow, irow) {
+                            continue;
+                        }
+                    }
                     for ox in 0..ow {
                         let base = oy * sh * w + ox * sw;
                         let (mut best, mut bi) = (plane[base], base);
@@ -423,4 +480,60 @@ pub fn adaptive_avg_pool2d(x: &Tensor, output: (usize, usize)) -> Tensor {
     };
     let s = dispatch!(&*x.read_storage(), |v: T| T::wrap(op.forward(v, np)));
     Tensor::from_op(s, out_shape(x, output.0, output.1), &[x], op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each 2×2 window's first maximum (a NaN first of all), by the plain
+    /// definition: values and where the gradient goes.
+    fn reference(x: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<f32>) {
+        let (oh, ow) = (h / 2, w / 2);
+        let (mut out, mut dx) = (vec![], vec![0.0; h * w]);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                    .map(|(r, c)| (2 * oy + r) * w + 2 * ox + c);
+                let at = cells
+                    .iter()
+                    .copied()
+                    .find(|&i| x[i].is_nan())
+                    .unwrap_or_else(|| {
+                        cells
+                            .iter()
+                            .copied()
+                            .fold(cells[0], |b, i| if x[i] > x[b] { i } else { b })
+                    });
+                out.push(x[at]);
+                dx[at] = 1.0;
+            }
+        }
+        (out, dx)
+    }
+
+    #[test]
+    fn the_2x2_row_path_takes_each_windows_first_maximum() {
+        let mut g = crate::Generator::new(7);
+        for (h, w, nans) in [(6, 8, false), (5, 7, false), (4, 34, true), (9, 3, true)] {
+            // Few distinct values, so windows hold ties.
+            let mut x: Vec<f32> = Tensor::randn(&[h * w], &mut g)
+                .to_vec_f32()
+                .iter()
+                .map(|v| (v * 2.0).round())
+                .collect();
+            if nans {
+                x[w + 1] = f32::NAN;
+                x[2 * w + 3] = f32::NAN;
+                x[2 * w + 2] = f32::NAN;
+            }
+            let t = Tensor::from_vec(x.clone(), &[1, 1, h, w]).requires_grad_(true);
+            let y = max_pool2d(&t, Pool2dConfig::new(2));
+            let grads = y.sum().backward();
+            let (out, dx) = reference(&x, h, w);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y.to_vec_f32()), bits(&out), "{h}x{w}");
+            assert_eq!(grads.get(&t).unwrap().to_vec_f32(), dx, "{h}x{w}");
+        }
+    }
 }
