@@ -493,8 +493,8 @@ mod tests {
         let (mut out, mut dx) = (vec![], vec![0.0; h * w]);
         for oy in 0..oh {
             for ox in 0..ow {
-                let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                    .map(|(r, c)| (2 * oy + r) * w + 2 * ox + c);
+                let cells =
+                    [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(r, c)| (2 * oy + r) * w + 2 * ox + c);
                 let at = cells
                     .iter()
                     .copied()
