@@ -4,6 +4,8 @@
 //! gradients back. Parallel over chunks (or, for a batch that is one chunk,
 //! inside its GEMMs).
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::autograd::{Backward, GradSink};
@@ -38,16 +40,18 @@ impl<T: Element> Scratch<T> {
 /// Runs `task(chunk, slice)` on each chunk of `b` images and its `per_image`
 /// elements of `data`, with a worker's [`Scratch`]: the chunks in parallel
 /// (each GEMM on one thread) when there are several, else the one chunk's
-/// GEMMs use the threads. Returns the tasks' results in chunk order.
+/// GEMMs use the threads and `one` as their scratch (so the caller can keep
+/// or supply its buffers). Returns the tasks' results in chunk order.
 fn chunks<T: Element, R: Send>(
     data: &mut [T],
     per_image: usize,
     b: usize,
+    one: &mut Scratch<T>,
     task: impl Fn(usize, &mut [T], &mut Scratch<T>, bool) -> R + Sync,
 ) -> Vec<R> {
     let size = (b * per_image).max(1);
     if data.len() <= size {
-        return vec![task(0, data, &mut Scratch::new(), true)];
+        return vec![task(0, data, one, true)];
     }
     data.par_chunks_mut(size)
         .enumerate()
@@ -57,58 +61,90 @@ fn chunks<T: Element, R: Send>(
         .collect()
 }
 
-fn forward<T: Element + HasStorage>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+/// The convolution of `x` by `w` (+ `bias`). When the batch is one chunk,
+/// `one` is its scratch: afterwards `one.cols` holds the batch's patches of
+/// the last group.
+fn forward<T: Element + HasStorage>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    one: &mut Scratch<T>,
+) -> Vec<T> {
     let (k, l, og) = (g.k(), g.l(), g.o / g.cfg.groups);
     let b = g.chunk;
     let mut out = vec![T::ZERO; g.n * g.o * l];
-    chunks(&mut out, g.o * l, b, |chunk, part, scratch, parallel| {
-        let images = part.len() / (g.o * l).max(1);
-        let (cols, y) = scratch.buffers(k, og, images * l);
-        // One image, one group: the product [O, L] is the image's output.
-        let direct = images == 1 && g.cfg.groups == 1;
-        for group in 0..g.cfg.groups {
-            im2col(x, g, group, chunk * b, cols, parallel);
-            let wg = &w[group * og * k..(group + 1) * og * k];
-            let dst: &mut [T] = if direct { part } else { y };
-            gemm(
-                parallel,
-                og,
-                images * l,
-                k,
-                wg,
-                false,
-                cols,
-                false,
-                dst,
-                false,
-            );
-            if direct {
-                if let Some(bias) = bias {
-                    for (row, &shift) in part.chunks_mut(l).zip(bias) {
-                        row.iter_mut().for_each(|d| *d += shift);
+    chunks(
+        &mut out,
+        g.o * l,
+        b,
+        one,
+        |chunk, part, scratch, parallel| {
+            let images = part.len() / (g.o * l).max(1);
+            let (cols, y) = scratch.buffers(k, og, images * l);
+            // One image, one group: the product [O, L] is the image's output.
+            let direct = images == 1 && g.cfg.groups == 1;
+            for group in 0..g.cfg.groups {
+                im2col(x, g, group, chunk * b, cols, parallel);
+                let wg = &w[group * og * k..(group + 1) * og * k];
+                let dst: &mut [T] = if direct { part } else { y };
+                gemm(
+                    parallel,
+                    og,
+                    images * l,
+                    k,
+                    wg,
+                    false,
+                    cols,
+                    false,
+                    dst,
+                    false,
+                );
+                if direct {
+                    if let Some(bias) = bias {
+                        for (row, &shift) in part.chunks_mut(l).zip(bias) {
+                            row.iter_mut().for_each(|d| *d += shift);
+                        }
+                    }
+                    return;
+                }
+                // [Og, b·L] → out[n, group·Og + o, l] (+ bias)
+                for (n, on) in part.chunks_mut(g.o * l).enumerate() {
+                    for o in 0..og {
+                        let oc = group * og + o;
+                        let shift = bias.map_or(T::ZERO, |b| b[oc]);
+                        let src = &y[o * images * l + n * l..o * images * l + (n + 1) * l];
+                        for (d, &s) in on[oc * l..(oc + 1) * l].iter_mut().zip(src) {
+                            *d = s + shift;
+                        }
                     }
                 }
-                return;
             }
-            // [Og, b·L] → out[n, group·Og + o, l] (+ bias)
-            for (n, on) in part.chunks_mut(g.o * l).enumerate() {
-                for o in 0..og {
-                    let oc = group * og + o;
-                    let shift = bias.map_or(T::ZERO, |b| b[oc]);
-                    let src = &y[o * images * l + n * l..o * images * l + (n + 1) * l];
-                    for (d, &s) in on[oc * l..(oc + 1) * l].iter_mut().zip(src) {
-                        *d = s + shift;
-                    }
-                }
-            }
-        }
-    });
+        },
+    );
     out
+}
+
+/// [`forward`] as storages: the output, and its patch matrix if `keep`.
+fn run_forward<T: Element + HasStorage>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    keep: bool,
+) -> (Storage, Option<Storage>) {
+    let mut one = Scratch::new();
+    let out = forward(x, w, bias, g, &mut one);
+    (T::wrap(out), keep.then(|| T::wrap(one.cols)))
 }
 
 struct Conv2d {
     g: Geometry,
     has_bias: bool,
+    /// The forward's patch matrix, kept for the weight gradient when the
+    /// batch is one chunk of one group ([`Geometry::keeps_patches`]); taken
+    /// by backward.
+    patches: Mutex<Option<Storage>>,
 }
 
 impl Conv2d {
@@ -127,6 +163,7 @@ impl Conv2d {
         dx: Option<&mut [T]>,
         want_dw: bool,
         scratch: &mut Scratch<T>,
+        patches_ready: bool,
         parallel: bool,
     ) -> Vec<T> {
         let g = &self.g;
@@ -156,7 +193,9 @@ impl Conv2d {
                 // transposed: the same product with the long b·L axis on the
                 // row-major left operand runs 1.3-5× faster in gemm than
                 // G_g · colsᵀ (150×16×4096: 176 µs vs 960 µs).
-                im2col(x, g, group, n0, cols, parallel);
+                if !patches_ready {
+                    im2col(x, g, group, n0, cols, parallel);
+                }
                 dwt.resize(k * og, T::ZERO);
                 gemm(
                     parallel, k, og, cols_n, cols, false, gg, true, &mut dwt, false,
@@ -195,11 +234,24 @@ impl Conv2d {
         // the weight gradient.
         let transposed = sink.wants(0).then(|| g.transposed()).flatten();
         let mut dx = match &transposed {
-            Some(gt) => Some(forward(gy, &g.flipped(w), None, gt)),
+            Some(gt) => Some(forward(gy, &g.flipped(w), None, gt, &mut Scratch::new())),
             None => sink.wants(0).then(|| vec![T::ZERO; x.len()]),
         };
+        // The forward's patches, when it kept them: the one chunk's scratch.
+        let kept = self
+            .patches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .and_then(T::unwrap)
+            .filter(|cols| want_dw && cols.len() == g.k() * g.n * l);
+        let ready = kept.is_some();
+        let mut one = Scratch {
+            cols: kept.unwrap_or_default(),
+            y: Vec::new(),
+        };
         let partials: Vec<Vec<T>> = match dx.as_mut().filter(|_| transposed.is_none()) {
-            Some(dx) => chunks(dx, image, b, |c, part, scratch, parallel| {
+            Some(dx) => chunks(dx, image, b, &mut one, |c, part, scratch, parallel| {
                 let images = part.len() / image.max(1);
                 self.chunk_grads(
                     x,
@@ -210,14 +262,26 @@ impl Conv2d {
                     Some(part),
                     want_dw,
                     scratch,
+                    ready,
                     parallel,
                 )
             }),
             None if want_dw => {
                 // No input gradient: chunk over the output gradient's images instead.
                 let mut marks = vec![T::ZERO; g.n];
-                chunks(&mut marks, 1, b, |c, part, scratch, parallel| {
-                    self.chunk_grads(x, w, gy, c * b, part.len(), None, true, scratch, parallel)
+                chunks(&mut marks, 1, b, &mut one, |c, part, scratch, parallel| {
+                    self.chunk_grads(
+                        x,
+                        w,
+                        gy,
+                        c * b,
+                        part.len(),
+                        None,
+                        true,
+                        scratch,
+                        ready,
+                        parallel,
+                    )
                 })
             }
             None => Vec::new(),
@@ -333,17 +397,20 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, cfg: Conv2dCon
         x.shape(),
         weight.shape()
     );
-    let s = {
+    // Keep the patches for the weight gradient when backward will want them
+    // and they are one chunk's matrix (at most CHUNK_ELEMENTS).
+    let keep = g.keeps_patches() && crate::autograd::is_grad_enabled() && weight.requires_grad();
+    let (s, patches) = {
         let (xs, ws) = (x.read_storage(), weight.read_storage());
         let bs = bias.map(|b| b.read_storage());
         match (&*xs, &*ws, bs.as_deref()) {
-            (Storage::F32(xv), Storage::F32(wv), None) => f32::wrap(forward(xv, wv, None, &g)),
+            (Storage::F32(xv), Storage::F32(wv), None) => run_forward(xv, wv, None, &g, keep),
             (Storage::F32(xv), Storage::F32(wv), Some(Storage::F32(bv))) => {
-                f32::wrap(forward(xv, wv, Some(bv), &g))
+                run_forward(xv, wv, Some(bv), &g, keep)
             }
-            (Storage::F64(xv), Storage::F64(wv), None) => f64::wrap(forward(xv, wv, None, &g)),
+            (Storage::F64(xv), Storage::F64(wv), None) => run_forward(xv, wv, None, &g, keep),
             (Storage::F64(xv), Storage::F64(wv), Some(Storage::F64(bv))) => {
-                f64::wrap(forward(xv, wv, Some(bv), &g))
+                run_forward(xv, wv, Some(bv), &g, keep)
             }
             _ => panic!(
                 "conv2d: dtypes differ (input {}, weight {})",
@@ -355,6 +422,7 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, cfg: Conv2dCon
     let op = Conv2d {
         g,
         has_bias: bias.is_some(),
+        patches: Mutex::new(patches),
     };
     match bias {
         Some(b) => Tensor::from_op(s, vec![n, o, oh, ow], &[x, weight, b], op),
@@ -485,8 +553,16 @@ mod tests {
         for chunk in [1, 2, 3, 5] {
             let g = Geometry { chunk, ..batch };
             let [y, dx_want, dw_want] = direct(&x, &wt, &b, &gy, &g);
-            assert_close("y", &forward(&x, &wt, Some(&b), &g), &y);
-            let op = Conv2d { g, has_bias: true };
+            assert_close(
+                "y",
+                &forward(&x, &wt, Some(&b), &g, &mut Scratch::new()),
+                &y,
+            );
+            let op = Conv2d {
+                g,
+                has_bias: true,
+                patches: Mutex::new(None),
+            };
             let image = c * h * w;
             let mut dx = vec![0.0; x.len()];
             let mut dw = vec![0.0; wt.len()];
@@ -502,6 +578,7 @@ mod tests {
                     Some(part),
                     true,
                     &mut scratch,
+                    false,
                     k % 2 == 0,
                 );
                 dw.iter_mut().zip(&share).for_each(|(d, v)| *d += v);
@@ -509,6 +586,52 @@ mod tests {
             assert_close("dx", &dx, &dx_want);
             assert_close("dw", &dw, &dw_want);
         }
+    }
+
+    /// A batch that is one chunk keeps the forward's patches for the weight
+    /// gradient: the gradients are the bits of recomputing them.
+    #[test]
+    fn kept_patches_give_the_bits_of_recomputed_ones() {
+        let cfg = Conv2dConfig {
+            stride: (2, 1),
+            padding: (1, 2),
+            dilation: (1, 2),
+            groups: 1,
+        };
+        let (n, c, h, w, o, kh, kw) = (3, 2, 7, 9, 4, 3, 2);
+        let mut gen = Generator::new(7);
+        let x = Tensor::randn(&[n, c, h, w], &mut gen)
+            .to_dtype(crate::DType::F64)
+            .requires_grad_(true);
+        let wt = Tensor::randn(&[o, c, kh, kw], &mut gen)
+            .to_dtype(crate::DType::F64)
+            .requires_grad_(true);
+        let g = Geometry::new((n, c, h, w), (o, c, kh, kw), cfg);
+        assert!(g.keeps_patches());
+        let gy = Tensor::randn(&[n * o * g.l()], &mut gen).to_vec_f64();
+        let y = conv2d(&x, &wt, None, cfg);
+        let grads = y.backward_with(&Tensor::from_vec(gy.clone(), y.shape()));
+        let op = Conv2d {
+            g,
+            has_bias: false,
+            patches: Mutex::new(None),
+        };
+        let (xv, wv) = (x.to_vec_f64(), wt.to_vec_f64());
+        let mut dx = vec![0.0; xv.len()];
+        let dw = op.chunk_grads(
+            &xv,
+            &wv,
+            &gy,
+            0,
+            n,
+            Some(&mut dx),
+            true,
+            &mut Scratch::new(),
+            false,
+            false,
+        );
+        assert_eq!(grads.get(&wt).unwrap().to_vec_f64(), dw);
+        assert_eq!(grads.get(&x).unwrap().to_vec_f64(), dx);
     }
 
     /// Stride 1 with padding up to the kernel's reach: the input gradient,

@@ -89,6 +89,13 @@ impl Geometry {
         len / self.k().max(1) / self.l().max(1)
     }
 
+    /// True if the forward's patch matrix is the one the weight gradient
+    /// needs and small enough to keep until backward: the batch is one chunk
+    /// (at most [`CHUNK_ELEMENTS`]) and there is one group.
+    pub(super) fn keeps_patches(&self) -> bool {
+        self.n <= self.chunk && self.cfg.groups == 1
+    }
+
     pub(super) fn k(&self) -> usize {
         self.cg * self.kh * self.kw
     }

@@ -45,17 +45,31 @@ impl Storage {
 /// Conversion between a typed `Vec` and [`Storage`]; lets kernels be generic.
 pub(crate) trait HasStorage: Element {
     fn wrap(v: Vec<Self>) -> Storage;
+    /// The elements back out of a storage of this dtype (None for the other).
+    fn unwrap(s: Storage) -> Option<Vec<Self>>;
 }
 
 impl HasStorage for f32 {
     fn wrap(v: Vec<Self>) -> Storage {
         Storage::F32(v)
     }
+    fn unwrap(s: Storage) -> Option<Vec<Self>> {
+        match s {
+            Storage::F32(v) => Some(v),
+            Storage::F64(_) => None,
+        }
+    }
 }
 
 impl HasStorage for f64 {
     fn wrap(v: Vec<Self>) -> Storage {
         Storage::F64(v)
+    }
+    fn unwrap(s: Storage) -> Option<Vec<Self>> {
+        match s {
+            Storage::F64(v) => Some(v),
+            Storage::F32(_) => None,
+        }
     }
 }
 
