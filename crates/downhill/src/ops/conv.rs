@@ -40,18 +40,16 @@ impl<T: Element> Scratch<T> {
 /// Runs `task(chunk, slice)` on each chunk of `b` images and its `per_image`
 /// elements of `data`, with a worker's [`Scratch`]: the chunks in parallel
 /// (each GEMM on one thread) when there are several, else the one chunk's
-/// GEMMs use the threads and `one` as their scratch (so the caller can keep
-/// or supply its buffers). Returns the tasks' results in chunk order.
+/// GEMMs use the threads. Returns the tasks' results in chunk order.
 fn chunks<T: Element, R: Send>(
     data: &mut [T],
     per_image: usize,
     b: usize,
-    one: &mut Scratch<T>,
     task: impl Fn(usize, &mut [T], &mut Scratch<T>, bool) -> R + Sync,
 ) -> Vec<R> {
     let size = (b * per_image).max(1);
     if data.len() <= size {
-        return vec![task(0, data, one, true)];
+        return vec![task(0, data, &mut Scratch::new(), true)];
     }
     data.par_chunks_mut(size)
         .enumerate()
@@ -61,90 +59,85 @@ fn chunks<T: Element, R: Send>(
         .collect()
 }
 
-/// The convolution of `x` by `w` (+ `bias`). When the batch is one chunk,
-/// `one` is its scratch: afterwards `one.cols` holds the batch's patches of
-/// the last group.
+/// The convolution of `x` by `w` (+ `bias`), and, if `keep` (one group
+/// only), each chunk's patch matrix in chunk order.
 fn forward<T: Element + HasStorage>(
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
     g: &Geometry,
-    one: &mut Scratch<T>,
-) -> Vec<T> {
+    keep: bool,
+) -> (Vec<T>, Vec<Vec<T>>) {
     let (k, l, og) = (g.k(), g.l(), g.o / g.cfg.groups);
     let b = g.chunk;
+    let keep = keep && g.cfg.groups == 1;
     let mut out = vec![T::ZERO; g.n * g.o * l];
-    chunks(
-        &mut out,
-        g.o * l,
-        b,
-        one,
-        |chunk, part, scratch, parallel| {
-            let images = part.len() / (g.o * l).max(1);
-            let (cols, y) = scratch.buffers(k, og, images * l);
-            // One image, one group: the product [O, L] is the image's output.
-            let direct = images == 1 && g.cfg.groups == 1;
-            for group in 0..g.cfg.groups {
-                im2col(x, g, group, chunk * b, cols, parallel);
-                let wg = &w[group * og * k..(group + 1) * og * k];
-                let dst: &mut [T] = if direct { part } else { y };
-                gemm(
-                    parallel,
-                    og,
-                    images * l,
-                    k,
-                    wg,
-                    false,
-                    cols,
-                    false,
-                    dst,
-                    false,
-                );
-                if direct {
-                    if let Some(bias) = bias {
-                        for (row, &shift) in part.chunks_mut(l).zip(bias) {
-                            row.iter_mut().for_each(|d| *d += shift);
-                        }
+    let patches = chunks(&mut out, g.o * l, b, |chunk, part, scratch, parallel| {
+        let images = part.len() / (g.o * l).max(1);
+        let (cols, y) = scratch.buffers(k, og, images * l);
+        // One image, one group: the product [O, L] is the image's output.
+        let direct = images == 1 && g.cfg.groups == 1;
+        for group in 0..g.cfg.groups {
+            im2col(x, g, group, chunk * b, cols, parallel);
+            let wg = &w[group * og * k..(group + 1) * og * k];
+            let dst: &mut [T] = if direct { part } else { y };
+            gemm(
+                parallel,
+                og,
+                images * l,
+                k,
+                wg,
+                false,
+                cols,
+                false,
+                dst,
+                false,
+            );
+            if direct {
+                if let Some(bias) = bias {
+                    for (row, &shift) in part.chunks_mut(l).zip(bias) {
+                        row.iter_mut().for_each(|d| *d += shift);
                     }
-                    return;
                 }
-                // [Og, b·L] → out[n, group·Og + o, l] (+ bias)
-                for (n, on) in part.chunks_mut(g.o * l).enumerate() {
-                    for o in 0..og {
-                        let oc = group * og + o;
-                        let shift = bias.map_or(T::ZERO, |b| b[oc]);
-                        let src = &y[o * images * l + n * l..o * images * l + (n + 1) * l];
-                        for (d, &s) in on[oc * l..(oc + 1) * l].iter_mut().zip(src) {
-                            *d = s + shift;
-                        }
+                break;
+            }
+            // [Og, b·L] → out[n, group·Og + o, l] (+ bias)
+            for (n, on) in part.chunks_mut(g.o * l).enumerate() {
+                for o in 0..og {
+                    let oc = group * og + o;
+                    let shift = bias.map_or(T::ZERO, |b| b[oc]);
+                    let src = &y[o * images * l + n * l..o * images * l + (n + 1) * l];
+                    for (d, &s) in on[oc * l..(oc + 1) * l].iter_mut().zip(src) {
+                        *d = s + shift;
                     }
                 }
             }
-        },
-    );
-    out
+        }
+        // The chunk's patches leave with it (the next chunk allocates).
+        keep.then(|| std::mem::take(&mut scratch.cols))
+    });
+    (out, patches.into_iter().flatten().collect())
 }
 
-/// [`forward`] as storages: the output, and its patch matrix if `keep`.
+/// [`forward`] as storages: the output, and its chunks' patch matrices if `keep`.
 fn run_forward<T: Element + HasStorage>(
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
     g: &Geometry,
     keep: bool,
-) -> (Storage, Option<Storage>) {
-    let mut one = Scratch::new();
-    let out = forward(x, w, bias, g, &mut one);
-    (T::wrap(out), keep.then(|| T::wrap(one.cols)))
+) -> (Storage, Vec<Storage>) {
+    let (out, patches) = forward(x, w, bias, g, keep);
+    (T::wrap(out), patches.into_iter().map(T::wrap).collect())
 }
 
 struct Conv2d {
     g: Geometry,
     has_bias: bool,
-    /// The forward's patch matrix, kept for the weight gradient when the
-    /// batch is one chunk of one group ([`Geometry::keeps_patches`]); taken
-    /// by backward.
-    patches: Mutex<Option<Storage>>,
+    /// The forward's patch matrices (one per chunk), kept for the weight
+    /// gradient when they are small ([`Geometry::keeps_patches`]); taken by
+    /// backward.
+    patches: Mutex<Vec<Storage>>,
 }
 
 impl Conv2d {
@@ -163,7 +156,7 @@ impl Conv2d {
         dx: Option<&mut [T]>,
         want_dw: bool,
         scratch: &mut Scratch<T>,
-        patches_ready: bool,
+        patches: Option<&[T]>,
         parallel: bool,
     ) -> Vec<T> {
         let g = &self.g;
@@ -193,12 +186,16 @@ impl Conv2d {
                 // transposed: the same product with the long b·L axis on the
                 // row-major left operand runs 1.3-5× faster in gemm than
                 // G_g · colsᵀ (150×16×4096: 176 µs vs 960 µs).
-                if !patches_ready {
-                    im2col(x, g, group, n0, cols, parallel);
-                }
+                let src: &[T] = match patches {
+                    Some(p) => p,
+                    None => {
+                        im2col(x, g, group, n0, cols, parallel);
+                        cols
+                    }
+                };
                 dwt.resize(k * og, T::ZERO);
                 gemm(
-                    parallel, k, og, cols_n, cols, false, gg, true, &mut dwt, false,
+                    parallel, k, og, cols_n, src, false, gg, true, &mut dwt, false,
                 );
                 let dwg = &mut dw[group * og * k..(group + 1) * og * k];
                 for (o, row) in dwg.chunks_mut(k).enumerate() {
@@ -234,24 +231,18 @@ impl Conv2d {
         // the weight gradient.
         let transposed = sink.wants(0).then(|| g.transposed()).flatten();
         let mut dx = match &transposed {
-            Some(gt) => Some(forward(gy, &g.flipped(w), None, gt, &mut Scratch::new())),
+            Some(gt) => Some(forward(gy, &g.flipped(w), None, gt, false).0),
             None => sink.wants(0).then(|| vec![T::ZERO; x.len()]),
         };
-        // The forward's patches, when it kept them: the one chunk's scratch.
-        let kept = self
-            .patches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .and_then(T::unwrap)
-            .filter(|cols| want_dw && cols.len() == g.k() * g.n * l);
-        let ready = kept.is_some();
-        let mut one = Scratch {
-            cols: kept.unwrap_or_default(),
-            y: Vec::new(),
-        };
+        // The forward's patches, when it kept them, one matrix per chunk.
+        let kept: Vec<Vec<T>> =
+            std::mem::take(&mut *self.patches.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .filter_map(T::unwrap)
+                .collect();
+        let patches = |c: usize| kept.get(c).map(|p| &p[..]);
         let partials: Vec<Vec<T>> = match dx.as_mut().filter(|_| transposed.is_none()) {
-            Some(dx) => chunks(dx, image, b, &mut one, |c, part, scratch, parallel| {
+            Some(dx) => chunks(dx, image, b, |c, part, scratch, parallel| {
                 let images = part.len() / image.max(1);
                 self.chunk_grads(
                     x,
@@ -262,14 +253,14 @@ impl Conv2d {
                     Some(part),
                     want_dw,
                     scratch,
-                    ready,
+                    patches(c),
                     parallel,
                 )
             }),
             None if want_dw => {
                 // No input gradient: chunk over the output gradient's images instead.
                 let mut marks = vec![T::ZERO; g.n];
-                chunks(&mut marks, 1, b, &mut one, |c, part, scratch, parallel| {
+                chunks(&mut marks, 1, b, |c, part, scratch, parallel| {
                     self.chunk_grads(
                         x,
                         w,
@@ -279,7 +270,7 @@ impl Conv2d {
                         None,
                         true,
                         scratch,
-                        ready,
+                        patches(c),
                         parallel,
                     )
                 })
@@ -553,15 +544,11 @@ mod tests {
         for chunk in [1, 2, 3, 5] {
             let g = Geometry { chunk, ..batch };
             let [y, dx_want, dw_want] = direct(&x, &wt, &b, &gy, &g);
-            assert_close(
-                "y",
-                &forward(&x, &wt, Some(&b), &g, &mut Scratch::new()),
-                &y,
-            );
+            assert_close("y", &forward(&x, &wt, Some(&b), &g, false).0, &y);
             let op = Conv2d {
                 g,
                 has_bias: true,
-                patches: Mutex::new(None),
+                patches: Mutex::new(Vec::new()),
             };
             let image = c * h * w;
             let mut dx = vec![0.0; x.len()];
@@ -578,7 +565,7 @@ mod tests {
                     Some(part),
                     true,
                     &mut scratch,
-                    false,
+                    None,
                     k % 2 == 0,
                 );
                 dw.iter_mut().zip(&share).for_each(|(d, v)| *d += v);
@@ -598,7 +585,7 @@ mod tests {
             dilation: (1, 2),
             groups: 1,
         };
-        let (n, c, h, w, o, kh, kw) = (3, 2, 7, 9, 4, 3, 2);
+        let (n, c, h, w, o, kh, kw) = (7, 2, 7, 9, 4, 3, 2);
         let mut gen = Generator::new(7);
         let x = Tensor::randn(&[n, c, h, w], &mut gen)
             .to_dtype(crate::DType::F64)
@@ -607,29 +594,35 @@ mod tests {
             .to_dtype(crate::DType::F64)
             .requires_grad_(true);
         let g = Geometry::new((n, c, h, w), (o, c, kh, kw), cfg);
-        assert!(g.keeps_patches());
+        assert!(g.keeps_patches() && g.chunk < n);
         let gy = Tensor::randn(&[n * o * g.l()], &mut gen).to_vec_f64();
         let y = conv2d(&x, &wt, None, cfg);
         let grads = y.backward_with(&Tensor::from_vec(gy.clone(), y.shape()));
         let op = Conv2d {
             g,
             has_bias: false,
-            patches: Mutex::new(None),
+            patches: Mutex::new(Vec::new()),
         };
         let (xv, wv) = (x.to_vec_f64(), wt.to_vec_f64());
         let mut dx = vec![0.0; xv.len()];
-        let dw = op.chunk_grads(
-            &xv,
-            &wv,
-            &gy,
-            0,
-            n,
-            Some(&mut dx),
-            true,
-            &mut Scratch::new(),
-            false,
-            false,
-        );
+        let mut dw = vec![0.0; wv.len()];
+        // The chunks' shares recomputed from x, added in chunk order.
+        for (k, part) in dx.chunks_mut(g.chunk * c * h * w).enumerate() {
+            let images = part.len() / (c * h * w);
+            let share = op.chunk_grads(
+                &xv,
+                &wv,
+                &gy,
+                k * g.chunk,
+                images,
+                Some(part),
+                true,
+                &mut Scratch::new(),
+                None,
+                false,
+            );
+            dw.iter_mut().zip(&share).for_each(|(d, v)| *d += v);
+        }
         assert_eq!(grads.get(&wt).unwrap().to_vec_f64(), dw);
         assert_eq!(grads.get(&x).unwrap().to_vec_f64(), dx);
     }

@@ -89,11 +89,11 @@ impl Geometry {
         len / self.k().max(1) / self.l().max(1)
     }
 
-    /// True if the forward's patch matrix is the one the weight gradient
-    /// needs and small enough to keep until backward: the batch is one chunk
-    /// (at most [`CHUNK_ELEMENTS`]) and there is one group.
+    /// True if the forward's patch matrices are the ones the weight
+    /// gradient needs and small enough to keep until backward: one group,
+    /// and the whole batch's patches at most [`CHUNK_ELEMENTS`].
     pub(super) fn keeps_patches(&self) -> bool {
-        self.n <= self.chunk && self.cfg.groups == 1
+        self.cfg.groups == 1 && self.n * self.k() * self.l() <= CHUNK_ELEMENTS
     }
 
     pub(super) fn k(&self) -> usize {
@@ -187,11 +187,17 @@ fn valid_range(ow: usize, w: usize, s: usize, tap: usize, pad: usize) -> (usize,
 /// of 32×32).
 pub(super) const CHUNK_ELEMENTS: usize = 1 << 20;
 
-/// Images per chunk: as many as fit [`CHUNK_ELEMENTS`], at least one, at
-/// most the batch. It depends on the shapes alone, so the sums (and the
-/// bits) do not depend on the number of threads.
+/// Least number of chunks a batch is cut into (when it has that many
+/// images): each chunk's GEMM then runs on one thread, the chunks side by
+/// side, instead of one batch-wide GEMM whose few rows (LeNet's 6 or 16
+/// output channels) split poorly over threads.
+pub(super) const MIN_CHUNKS: usize = 4;
+
+/// Images per chunk: as many as fit [`CHUNK_ELEMENTS`], at most a
+/// [`MIN_CHUNKS`]th of the batch, at least one. It depends on the shapes
+/// alone, so the sums (and the bits) do not depend on the number of threads.
 pub(super) fn chunk_images(n: usize, k: usize, l: usize) -> usize {
-    (CHUNK_ELEMENTS / (k * l).max(1)).clamp(1, n.max(1))
+    (CHUNK_ELEMENTS / (k * l).max(1)).clamp(1, n.div_ceil(MIN_CHUNKS).max(1))
 }
 
 /// `f(i, part)` on each `size`-element part of `data`: in parallel if
@@ -313,8 +319,9 @@ mod tests {
     #[test]
     fn a_chunk_holds_at_most_a_few_mb_of_patches_and_at_least_one_image() {
         assert_eq!(chunk_images(32, 576, 1024), 1);
-        assert_eq!(chunk_images(64, 25, 576), 64);
-        assert_eq!(chunk_images(64, 150, 64), 64);
+        assert_eq!(chunk_images(64, 25, 576), 16);
+        assert_eq!(chunk_images(64, 150, 64), 16);
+        assert_eq!(chunk_images(7, 150, 64), 2);
         assert_eq!(chunk_images(1000, 150, 64), CHUNK_ELEMENTS / 9600);
         assert_eq!(chunk_images(0, 9, 9), 1);
     }
