@@ -165,7 +165,10 @@ impl Conv2d {
         let mut dw = vec![T::ZERO; if want_dw { g.o * k } else { 0 }];
         let mut dx = dx;
         let mut dwt = Vec::new();
-        let (cols, gather) = scratch.buffers(k, og, cols_n);
+        // The patch buffer is needed for dcols, or for patches not kept; a
+        // kept-patches weight gradient alone (LeNet's first layer) needs none.
+        let needs_cols = dx.is_some() || (want_dw && patches.is_none());
+        let (cols, gather) = scratch.buffers(if needs_cols { k } else { 0 }, og, cols_n);
         for group in 0..g.cfg.groups {
             // G_g [Og, b·L] for these images: for one image and one group,
             // the image's rows of gy as they are.
