@@ -190,7 +190,14 @@ impl Conv2d {
                 // row-major left operand runs 1.3-5× faster in gemm than
                 // G_g · colsᵀ (150×16×4096: 176 µs vs 960 µs).
                 let src: &[T] = match patches {
-                    Some(p) => p,
+                    Some(p) => {
+                        debug_assert_eq!(
+                            p.len(),
+                            k * cols_n,
+                            "conv2d: kept patches of another chunk"
+                        );
+                        p
+                    }
                     None => {
                         im2col(x, g, group, n0, cols, parallel);
                         cols
