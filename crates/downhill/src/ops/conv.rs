@@ -71,7 +71,7 @@ fn forward<T: Element + HasStorage>(
     let (k, l, og) = (g.k(), g.l(), g.o / g.cfg.groups);
     let b = g.chunk;
     let keep = keep && g.cfg.groups == 1;
-    let mut out = vec![T::ZERO; g.n * g.o * l];
+    let mut out = crate::tensor::pool::zeroed::<T>(g.n * g.o * l);
     let patches = chunks(&mut out, g.o * l, b, |chunk, part, scratch, parallel| {
         let images = part.len() / (g.o * l).max(1);
         let (cols, y) = scratch.buffers(k, og, images * l);

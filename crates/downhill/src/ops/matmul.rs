@@ -77,7 +77,7 @@ pub(crate) fn gemm<T: Element>(
 /// if `ta`), `b` is [..., k, n] (stored [..., n, k] if `tb`); batch dims broadcast.
 /// Returns the result data and shape [batch..., m, n].
 #[track_caller]
-fn batched<T: Element>(
+fn batched<T: Element + HasStorage>(
     a: &[T],
     sa: &[usize],
     ta: bool,
@@ -97,7 +97,7 @@ fn batched<T: Element>(
     let bb = &sb[..sb.len() - 2];
     let batch = broadcast_shapes("matmul", ba, bb);
     let nb = numel(&batch);
-    let mut out = vec![T::ZERO; nb * m * n];
+    let mut out = crate::tensor::pool::zeroed::<T>(nb * m * n);
     if batch.is_empty() {
         gemm(true, m, n, k, a, ta, b, tb, &mut out, false);
     } else {
@@ -247,14 +247,14 @@ impl Backward for Linear {
         macro_rules! go {
             ($T:ty, $g:expr, $x:expr, $w:expr) => {{
                 if sink.wants(0) {
-                    let mut dx = vec![<$T>::ZERO; rows * in_f];
+                    let mut dx = crate::tensor::pool::zeroed::<$T>(rows * in_f);
                     gemm(
                         true, rows, in_f, out_f, $g, false, $w, false, &mut dx, false,
                     );
                     sink.add(0, Tensor::from_storage(<$T>::wrap(dx), x.shape().to_vec()));
                 }
                 if sink.wants(1) {
-                    let mut dw = vec![<$T>::ZERO; out_f * in_f];
+                    let mut dw = crate::tensor::pool::zeroed::<$T>(out_f * in_f);
                     gemm(true, out_f, in_f, rows, $g, true, $x, false, &mut dw, false);
                     sink.add(1, Tensor::from_storage(<$T>::wrap(dw), vec![out_f, in_f]));
                 }
@@ -318,13 +318,13 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
             ($T:ty, $x:expr, $w:expr, $b:expr) => {{
                 let mut y: Vec<$T> = match $b {
                     Some(b) => {
-                        let mut y = Vec::with_capacity(rows * out_f);
-                        for _ in 0..rows {
-                            y.extend_from_slice(b);
+                        let mut y = crate::tensor::pool::zeroed::<$T>(rows * out_f);
+                        for row in y.chunks_mut(out_f.max(1)) {
+                            row.copy_from_slice(b);
                         }
                         y
                     }
-                    None => vec![<$T>::ZERO; rows * out_f],
+                    None => crate::tensor::pool::zeroed::<$T>(rows * out_f),
                 };
                 gemm(true, rows, out_f, in_f, $x, false, $w, true, &mut y, true);
                 <$T>::wrap(y)

@@ -4,6 +4,7 @@
 mod creation;
 mod display;
 pub(crate) mod element;
+pub(crate) mod pool;
 pub(crate) mod random;
 pub mod shape;
 pub(crate) mod storage;
@@ -73,6 +74,7 @@ impl Drop for Inner {
     /// Dismantles the graph iteratively: dropping the last handle to a long
     /// chain of ops must not recurse once per op (and overflow the stack).
     fn drop(&mut self) {
+        pool::recycle(self.storage.get_mut().unwrap_or_else(|e| e.into_inner()));
         let Some(node) = self.node.get_mut().ok().and_then(|n| n.take()) else {
             return;
         };
