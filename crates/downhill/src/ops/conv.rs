@@ -2,7 +2,10 @@
 //! time: each chunk's patches form one matrix per group in a buffer its
 //! worker reuses, so each direction is one GEMM per chunk; col2im sends
 //! gradients back. Parallel over chunks (or, for a batch that is one chunk,
-//! inside its GEMMs).
+//! inside its GEMMs). 3×3 stride-1 convolutions with enough channels (the
+//! forward, the input gradient as the convolution of the output gradient,
+//! and the weight gradient) go through Winograd's F(2×2, 3×3) instead
+//! ([`super::winograd`]), unless the patches are kept for the backward.
 
 use std::sync::Mutex;
 
@@ -16,7 +19,7 @@ use super::matmul::gemm;
 use super::patches::{col2im, im2col, Conv2dConfig, Geometry};
 
 /// Buffers of one worker, reused from chunk to chunk.
-struct Scratch<T> {
+pub(super) struct Scratch<T> {
     cols: Vec<T>,
     y: Vec<T>,
 }
@@ -30,7 +33,7 @@ impl<T: Element> Scratch<T> {
     }
 
     /// The patch buffer (`k × cols`) and the product buffer (`m × cols`).
-    fn buffers(&mut self, k: usize, m: usize, cols: usize) -> (&mut [T], &mut [T]) {
+    pub(super) fn buffers(&mut self, k: usize, m: usize, cols: usize) -> (&mut [T], &mut [T]) {
         self.cols.resize(k * cols, T::ZERO);
         self.y.resize(m * cols, T::ZERO);
         (&mut self.cols[..k * cols], &mut self.y[..m * cols])
@@ -41,7 +44,7 @@ impl<T: Element> Scratch<T> {
 /// elements of `data`, with a worker's [`Scratch`]: the chunks in parallel
 /// (each GEMM on one thread) when there are several, else the one chunk's
 /// GEMMs use the threads. Returns the tasks' results in chunk order.
-fn chunks<T: Element, R: Send>(
+pub(super) fn chunks<T: Element, R: Send>(
     data: &mut [T],
     per_image: usize,
     b: usize,
@@ -71,6 +74,9 @@ fn forward<T: Element + HasStorage>(
     let (k, l, og) = (g.k(), g.l(), g.o / g.cfg.groups);
     let b = g.chunk;
     let keep = keep && g.cfg.groups == 1;
+    if !keep && super::winograd::applies(g) {
+        return (super::winograd::conv3x3(x, w, bias, g), Vec::new());
+    }
     let mut out = crate::tensor::pool::zeroed::<T>(g.n * g.o * l);
     let patches = chunks(&mut out, g.o * l, b, |chunk, part, scratch, parallel| {
         let images = part.len() / (g.o * l).max(1);
@@ -235,7 +241,10 @@ impl Conv2d {
         let g = &self.g;
         let l = g.l();
         let b = g.chunk;
-        let want_dw = sink.wants(1);
+        // 3×3 stride-1 weight gradients in Winograd's domain (the
+        // forward's patches are not kept for them).
+        let winograd_dw = sink.wants(1) && super::winograd::applies(g) && !g.keeps_patches();
+        let want_dw = sink.wants(1) && !winograd_dw;
         let image = g.c * g.h * g.w;
         // Stride 1: the input gradient as a convolution of gy, apart from
         // the weight gradient.
@@ -291,6 +300,15 @@ impl Conv2d {
             sink.add(
                 0,
                 Tensor::from_storage(T::wrap(dx), inputs[0].shape().to_vec()),
+            );
+        }
+        if winograd_dw {
+            sink.add(
+                1,
+                Tensor::from_storage(
+                    T::wrap(super::winograd::weight_grad(x, gy, g)),
+                    inputs[1].shape().to_vec(),
+                ),
             );
         }
         if want_dw {

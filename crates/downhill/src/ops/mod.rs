@@ -14,6 +14,7 @@ pub(crate) mod shape;
 pub(crate) mod softmax;
 pub(crate) mod unary;
 pub(crate) mod wide;
+pub(crate) mod winograd;
 
 pub use conv::{conv1d, conv2d};
 pub use matmul::linear;
