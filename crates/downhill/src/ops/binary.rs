@@ -31,7 +31,7 @@ pub(crate) fn broadcast_zip<T: Element>(
         return map(b, |y| f(x, y));
     }
     let n = crate::tensor::shape::numel(out_shape);
-    let mut out = Vec::with_capacity(n);
+    let mut out = crate::tensor::pool::with_capacity(n);
     let nd = out_shape.len();
     let last = out_shape[nd - 1];
     let ta = broadcast_strides(sa, out_shape);
@@ -246,7 +246,7 @@ fn quad_map<T: Element>(
 ) -> Vec<T> {
     use rayon::prelude::*;
     if g.len() >= super::PAR_THRESHOLD {
-        let mut out = Vec::with_capacity(g.len());
+        let mut out = crate::tensor::pool::with_capacity(g.len());
         (0..g.len())
             .into_par_iter()
             .with_min_len(4096)

@@ -30,9 +30,12 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 const PAR_MIN_LEN: usize = 1 << 12;
 
 /// `out[i] = f(a[i])`.
-pub(crate) fn map<T: Copy + Sync, U: Send>(a: &[T], f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+pub(crate) fn map<T: Copy + Sync, U: Send + 'static>(
+    a: &[T],
+    f: impl Fn(T) -> U + Sync + Send,
+) -> Vec<U> {
     if a.len() >= PAR_THRESHOLD {
-        let mut out = Vec::with_capacity(a.len());
+        let mut out = crate::tensor::pool::with_capacity(a.len());
         a.par_iter()
             .with_min_len(PAR_MIN_LEN)
             .map(|&x| f(x))
@@ -44,14 +47,14 @@ pub(crate) fn map<T: Copy + Sync, U: Send>(a: &[T], f: impl Fn(T) -> U + Sync + 
 }
 
 /// `out[i] = f(a[i], b[i])` for equal lengths.
-pub(crate) fn zip_map<T: Copy + Sync, U: Copy + Sync, V: Send>(
+pub(crate) fn zip_map<T: Copy + Sync, U: Copy + Sync, V: Send + 'static>(
     a: &[T],
     b: &[U],
     f: impl Fn(T, U) -> V + Sync + Send,
 ) -> Vec<V> {
     debug_assert_eq!(a.len(), b.len());
     if a.len() >= PAR_THRESHOLD {
-        let mut out = Vec::with_capacity(a.len());
+        let mut out = crate::tensor::pool::with_capacity(a.len());
         a.par_iter()
             .zip(b.par_iter())
             .with_min_len(PAR_MIN_LEN)
@@ -64,7 +67,7 @@ pub(crate) fn zip_map<T: Copy + Sync, U: Copy + Sync, V: Send>(
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` for equal lengths.
-pub(crate) fn zip3_map<T: Copy + Sync, V: Send>(
+pub(crate) fn zip3_map<T: Copy + Sync, V: Send + 'static>(
     a: &[T],
     b: &[T],
     c: &[T],
@@ -72,7 +75,7 @@ pub(crate) fn zip3_map<T: Copy + Sync, V: Send>(
 ) -> Vec<V> {
     debug_assert!(a.len() == b.len() && b.len() == c.len());
     if a.len() >= PAR_THRESHOLD {
-        let mut out = Vec::with_capacity(a.len());
+        let mut out = crate::tensor::pool::with_capacity(a.len());
         a.par_iter()
             .zip(b.par_iter())
             .zip(c.par_iter())

@@ -136,7 +136,7 @@ impl BatchNorm {
                     ]
                 })
                 .collect();
-            let mut dx = vec![T::ZERO; x.len()];
+            let mut dx = crate::tensor::pool::overwritten::<T>(x.len());
             let s = l.s;
             l.each_block(&mut dx, |b, out| {
                 let [mean, mean_dy, k, scale] = coef[b % l.c];
@@ -180,7 +180,7 @@ impl Backward for BatchNorm {
 
 /// y = x·α + β per channel, α = γ/√(var + ε), β = b − mean·α.
 fn normalize<T: Element + HasStorage>(x: &[T], l: Layout, alpha: &[f64], beta: &[f64]) -> Storage {
-    let mut y = vec![T::ZERO; x.len()];
+    let mut y = crate::tensor::pool::overwritten::<T>(x.len());
     let s = l.s;
     l.each_block(&mut y, |b, out| {
         let (a, c) = (alpha[b % l.c], beta[b % l.c]);

@@ -13,7 +13,7 @@ use crate::tensor::{Element, Tensor};
 /// permute and broadcast.
 fn strided_copy<T: Element>(x: &[T], out_shape: &[usize], src_strides: &[usize]) -> Vec<T> {
     let n = numel(out_shape);
-    let mut out = Vec::with_capacity(n);
+    let mut out = crate::tensor::pool::with_capacity(n);
     if n == 0 {
         return out;
     }

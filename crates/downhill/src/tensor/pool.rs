@@ -59,6 +59,42 @@ pub(crate) fn zeroed<T: Element + HasStorage>(n: usize) -> Vec<T> {
     vec![T::ZERO; n]
 }
 
+/// A vector of `n` elements for an output that is written in full before it
+/// is read: a pooled buffer of that length as it was left (its old values
+/// are overwritten, so nothing depends on them), else zeros.
+pub(crate) fn overwritten<T: Element + HasStorage>(n: usize) -> Vec<T> {
+    if n * std::mem::size_of::<T>() >= MIN_BYTES {
+        if let Some(v) = take::<T>(n) {
+            return v;
+        }
+    }
+    vec![T::ZERO; n]
+}
+
+/// An empty vector with room for `n` elements, for an output pushed or
+/// collected into it (`collect_into_vec`, `extend`): when `U` is `f32` or
+/// `f64`, a pooled buffer of that length emptied, else a fresh allocation.
+/// Elementwise maps, broadcasts and copies of a convolutional network's
+/// activations (8 MB each in `resnet_block`) would otherwise fault in fresh
+/// pages every step.
+pub(crate) fn with_capacity<U: 'static>(n: usize) -> Vec<U> {
+    use std::any::{Any, TypeId};
+    if n * std::mem::size_of::<U>() >= MIN_BYTES {
+        let pooled: Option<Box<dyn Any>> = if TypeId::of::<U>() == TypeId::of::<f32>() {
+            take::<f32>(n).map(|v| Box::new(v) as Box<dyn Any>)
+        } else if TypeId::of::<U>() == TypeId::of::<f64>() {
+            take::<f64>(n).map(|v| Box::new(v) as Box<dyn Any>)
+        } else {
+            None
+        };
+        if let Some(Ok(mut v)) = pooled.map(|b| b.downcast::<Vec<U>>()) {
+            v.clear();
+            return *v;
+        }
+    }
+    Vec::with_capacity(n)
+}
+
 /// The pooled buffer of `T` whose length is `n`, if any.
 fn take<T: HasStorage>(n: usize) -> Option<Vec<T>> {
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,5 +158,23 @@ mod tests {
         give(Storage::F32(w));
         let d: Vec<f64> = zeroed(n);
         assert_eq!(d.len(), n);
+    }
+
+    #[test]
+    fn outputs_written_in_full_take_pooled_buffers_of_their_type() {
+        let n = MIN_BYTES / 8 + 5;
+        give(Storage::F64(vec![3.0; n]));
+        // Another test may take it first: then these are fresh, which is
+        // what they must look like anyway.
+        let v: Vec<f64> = with_capacity(n);
+        assert!(v.is_empty() && v.capacity() >= n);
+        let w: Vec<f64> = overwritten(n);
+        assert_eq!(w.len(), n);
+        // Not a float: never from the pool.
+        let u: Vec<u64> = with_capacity(n);
+        assert!(u.is_empty() && u.capacity() >= n);
+        // Small requests are left to the allocator.
+        let s: Vec<f32> = with_capacity(16);
+        assert!(s.is_empty() && s.capacity() >= 16);
     }
 }
