@@ -98,7 +98,8 @@ pub(super) fn conv3x3<T: Element + HasStorage>(
     let grid = Grid::of(g);
     let b = chunk_images(g);
     let out_image = g.o * g.oh * g.ow;
-    let mut out = crate::tensor::pool::zeroed::<T>(g.n * out_image);
+    // Every output is written by `outputs`.
+    let mut out = crate::tensor::pool::overwritten::<T>(g.n * out_image);
     chunks(&mut out, out_image, b, |chunk, part, scratch, parallel| {
         let images = part.len() / out_image.max(1);
         let t = images * grid.per_image();

@@ -32,7 +32,6 @@ pub(super) fn inputs<T: Element>(
         s: grid.s,
         plane: grid.parity_plane(),
     };
-    let mut row = vec![T::ZERO; 2 * grid.s];
     let plane_len = layout.plane;
     let mut parity = vec![T::ZERO; 4 * plane_len];
     let mut planes = v.chunks_exact_mut(g.c * t);
@@ -41,7 +40,7 @@ pub(super) fn inputs<T: Element>(
     for i in 0..images {
         for ch in 0..g.c {
             let image = &x[((n0 + i) * g.c + ch) * g.h * g.w..][..g.h * g.w];
-            parity_planes(image, &layout, &mut row, &mut parity);
+            parity_planes(image, &layout, &mut parity);
             let at = ch * t + i * n;
             let (p0, p1) = parity.split_at(2 * plane_len);
             let (p00, p01) = p0.split_at(plane_len);
@@ -91,31 +90,45 @@ struct Padding {
 /// The plane `image` zero-padded as `p` says, split into its four
 /// row/column parity planes `parity` ([row parity][column parity], p.plane
 /// each): padded row y, column 2k + q lands at
-/// parity[2(y % 2) + q][(y / 2)·s + k]. `row` (2s) is scratch whose entries outside the plane's columns
-/// are zero and stay so.
+/// parity[2(y % 2) + q][(y / 2)·s + k]. Only the image's own entries are
+/// written, straight from its rows: the padding's places are the same for
+/// every plane of a call, so `parity` comes in with zeros there (and keeps
+/// them). Copying each row into a padded buffer first cost a call to
+/// memmove per row (6% of a `resnet_block` step, for rows of 32).
 #[inline(always)]
-fn parity_planes_kernel<T: Element>(image: &[T], p: &Padding, row: &mut [T], parity: &mut [T]) {
-    let (s, width) = (p.s, 2 * p.s);
-    let (ph, pw) = p.pad;
-    // Plane column ix sits at ix + pw in a padded row.
-    let (lo, hi) = (pw.min(width), (pw + p.w).min(width));
-    let row = &mut row[..width];
-    for y in 0..p.rows {
-        let iy = y as isize - ph as isize;
-        if iy >= 0 && (iy as usize) < p.h {
-            let src = &image[iy as usize * p.w..][..hi - lo];
-            for (d, &v) in row[lo..hi].iter_mut().zip(src) {
-                *d = v;
-            }
-        } else {
-            row[lo..hi].iter_mut().for_each(|e| *e = T::ZERO);
+fn parity_planes_kernel<T: Element>(image: &[T], p: &Padding, parity: &mut [T]) {
+    let (s, (ph, pw)) = (p.s, p.pad);
+    let half = p.w / 2;
+    // Image columns 2k and 2k + 1 sit at padded columns 2k + pw and
+    // 2k + pw + 1: for an even pw, entry k + pw/2 of the even and the odd
+    // planes; for an odd one, entry k + (pw − 1)/2 of the odd plane and
+    // k + (pw + 1)/2 of the even one.
+    let (a0, b0) = if pw % 2 == 0 {
+        (pw / 2, pw / 2)
+    } else {
+        ((pw - 1) / 2, pw.div_ceil(2))
+    };
+    for (iy, src) in image.chunks_exact(p.w).take(p.h).enumerate() {
+        let y = iy + ph;
+        if y >= p.rows {
+            break;
         }
         let at = (y % 2) * 2 * p.plane + (y / 2) * s;
         let (even, odd) = parity[at..].split_at_mut(p.plane);
-        let (even, odd) = (&mut even[..s], &mut odd[..s]);
-        for k in 0..s {
-            even[k] = row[2 * k];
-            odd[k] = row[2 * k + 1];
+        let (first, second) = if pw % 2 == 0 {
+            (even, odd)
+        } else {
+            (odd, even)
+        };
+        let first = &mut first[a0..][..half + p.w % 2];
+        let second = &mut second[b0..][..half];
+        let pairs = &src[..2 * half];
+        for k in 0..half {
+            first[k] = pairs[2 * k];
+            second[k] = pairs[2 * k + 1];
+        }
+        if p.w % 2 == 1 {
+            first[half] = src[p.w - 1];
         }
     }
 }
@@ -123,7 +136,6 @@ fn parity_planes_kernel<T: Element>(image: &[T], p: &Padding, row: &mut [T], par
 wide_copies!(fn parity_planes[T: Element](
     image: &[T],
     p: &Padding,
-    row: &mut [T],
     parity: &mut [T],
 ) = parity_planes_kernel[T]);
 
@@ -342,7 +354,6 @@ pub(super) fn gradients<T: Element>(
         s: grid.s,
         plane: n,
     };
-    let mut row = vec![T::ZERO; 2 * grid.s];
     let mut parity = vec![T::ZERO; 4 * n];
     let mut planes = dm.chunks_exact_mut(g.o * t);
     let mut planes: [&mut [T]; 16] =
@@ -350,7 +361,7 @@ pub(super) fn gradients<T: Element>(
     for i in 0..images {
         for k in 0..g.o {
             let image = &gy[((n0 + i) * g.o + k) * oh * ow..][..oh * ow];
-            parity_planes(image, &layout, &mut row, &mut parity);
+            parity_planes(image, &layout, &mut parity);
             let at = k * t + i * n;
             let (p0, p1) = parity.split_at(2 * n);
             let (p00, p01) = p0.split_at(n);
