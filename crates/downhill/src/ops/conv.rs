@@ -9,58 +9,13 @@
 
 use std::sync::Mutex;
 
-use rayon::prelude::*;
-
 use crate::autograd::{Backward, GradSink};
 use crate::tensor::storage::{HasStorage, Storage};
 use crate::tensor::{Element, Tensor};
 
+use super::chunks::{chunks, Scratch};
 use super::matmul::gemm;
 use super::patches::{col2im, im2col, Conv2dConfig, Geometry};
-
-/// Buffers of one worker, reused from chunk to chunk.
-pub(super) struct Scratch<T> {
-    cols: Vec<T>,
-    y: Vec<T>,
-}
-
-impl<T: Element> Scratch<T> {
-    fn new() -> Self {
-        Scratch {
-            cols: Vec::new(),
-            y: Vec::new(),
-        }
-    }
-
-    /// The patch buffer (`k × cols`) and the product buffer (`m × cols`).
-    pub(super) fn buffers(&mut self, k: usize, m: usize, cols: usize) -> (&mut [T], &mut [T]) {
-        self.cols.resize(k * cols, T::ZERO);
-        self.y.resize(m * cols, T::ZERO);
-        (&mut self.cols[..k * cols], &mut self.y[..m * cols])
-    }
-}
-
-/// Runs `task(chunk, slice)` on each chunk of `b` images and its `per_image`
-/// elements of `data`, with a worker's [`Scratch`]: the chunks in parallel
-/// (each GEMM on one thread) when there are several, else the one chunk's
-/// GEMMs use the threads. Returns the tasks' results in chunk order.
-pub(super) fn chunks<T: Element, R: Send>(
-    data: &mut [T],
-    per_image: usize,
-    b: usize,
-    task: impl Fn(usize, &mut [T], &mut Scratch<T>, bool) -> R + Sync,
-) -> Vec<R> {
-    let size = (b * per_image).max(1);
-    if data.len() <= size {
-        return vec![task(0, data, &mut Scratch::new(), true)];
-    }
-    data.par_chunks_mut(size)
-        .enumerate()
-        .map_init(Scratch::new, |scratch, (c, part)| {
-            task(c, part, scratch, false)
-        })
-        .collect()
-}
 
 /// The convolution of `x` by `w` (+ `bias`), and, if `keep` (one group
 /// only), each chunk's patch matrix in chunk order.
@@ -120,7 +75,7 @@ fn forward<T: Element + HasStorage>(
             }
         }
         // The chunk's patches leave with it (the next chunk allocates).
-        keep.then(|| std::mem::take(&mut scratch.cols))
+        keep.then(|| scratch.take_cols())
     });
     (out, patches.into_iter().flatten().collect())
 }

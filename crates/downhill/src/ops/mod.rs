@@ -3,6 +3,7 @@
 //! element type, and run on both cores above a size threshold.
 
 pub(crate) mod binary;
+pub(crate) mod chunks;
 pub(crate) mod conv;
 pub(crate) mod index;
 pub(crate) mod matmul;

@@ -20,7 +20,7 @@
 
 mod tiles;
 
-use super::conv::chunks;
+use super::chunks::chunks;
 use super::matmul::gemm;
 use super::patches::{Geometry, CHUNK_ELEMENTS, MIN_CHUNKS};
 use crate::tensor::storage::HasStorage;
