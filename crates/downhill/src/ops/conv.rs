@@ -317,6 +317,14 @@ impl Backward for Conv2d {
 /// weight [O, C/groups, kH, kW], bias `[O]`; the output is [N, O, OH, OW] with
 /// OH = ⌊(H + 2p − d(kH − 1) − 1)/s⌋ + 1.
 ///
+/// Computed by im2col and GEMM. 3×3, stride-1, dilation-1, single-group
+/// convolutions with at least 16 input and output channels go through
+/// Winograd's F(2×2, 3×3) instead (2.25× fewer multiplications), in the
+/// forward and both gradients, except where a training forward keeps its
+/// patch matrix (at most 1M elements) for the weight gradient: the same
+/// values to rounding, as PyTorch's own convolution algorithms differ from one
+/// another. Either way the bits do not depend on the number of threads.
+///
 /// **Panics** naming the shapes if the channels or groups do not fit.
 ///
 /// ```
