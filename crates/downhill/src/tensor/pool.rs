@@ -7,11 +7,14 @@
 //! written, which on a VM costs more than the writes (`wide_mlp`, 1 thread:
 //! 140 MB of first-touched pages per step, 81% of the faults inside GEMM
 //! writing weight gradients). Here a dropped tensor's storage of at least
-//! [`MIN_BYTES`] is kept, and [`zeroed`] hands it out again, zero-filled, for
-//! a request of the same length.
+//! [`MIN_BYTES`] is kept and handed out again for a request of the same
+//! length: zero-filled by [`zeroed`] (outputs that are accumulated into),
+//! as it was left by [`overwritten`] (outputs whose every element is
+//! written before it is read), emptied by [`with_capacity`] (outputs
+//! collected or pushed into a vector).
 //!
-//! Results do not depend on the pool: a buffer leaves it filled with zeros,
-//! exactly as a fresh one. It holds at most [`MAX_BYTES`] in total (the
+//! Results do not depend on the pool: what a caller reads is zeros or what
+//! it wrote itself, exactly as with a fresh buffer. It holds at most [`MAX_BYTES`] in total (the
 //! oldest buffers are freed to make room), so memory stays bounded.
 
 use std::sync::Mutex;

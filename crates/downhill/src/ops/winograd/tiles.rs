@@ -79,7 +79,8 @@ struct Padding {
     w: usize,
     /// Zeros before its first row and column.
     pad: (usize, usize),
-    /// Padded rows written (zeros past the plane's).
+    /// Padded rows the parity planes hold (the plane's rows past them are
+    /// not needed; the rows of zeros are never written).
     rows: usize,
     /// Entries per parity-plane row (a padded row has 2s).
     s: usize,
